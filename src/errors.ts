@@ -1,0 +1,27 @@
+import { EXIT } from './types.js';
+
+/** A problem with the command line or config file: exit 2, message names the option. */
+export class UsageError extends Error {
+  readonly exitCode = EXIT.usage;
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** An error the user should see as one clear message (no stack), with its exit code. */
+export class DoctorError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+    readonly fix?: string,
+  ) {
+    super(message);
+    this.name = 'DoctorError';
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

@@ -1,0 +1,108 @@
+/**
+ * The facts of one run: gathered once by the probes (src/probes/), concurrently, each under
+ * its own time limit, then handed to every check. A check never runs a command itself.
+ */
+import type { ModelFolderFacts } from './probes/model.js';
+import type { RuntimeName } from './types.js';
+
+/** What a probe produced: its value, or why it could not tell (timed out, crashed). */
+export type ProbeOutcome<T> =
+  | { ok: true; value: T; durationMs: number }
+  | { ok: false; kind: 'timeout' | 'crash'; message: string; durationMs: number };
+
+// ---- GPUs (nvidia-smi) ----
+
+export interface GpuInfo {
+  index: number;
+  name: string;
+  uuid: string | null;
+  driverVersion: string | null;
+  memoryTotalMiB: number | null;
+  memoryUsedMiB: number | null;
+  memoryFreeMiB: number | null;
+  /** "8.6"; null when unknown. */
+  computeCapability: string | null;
+  /** Where the capability came from: nvidia-smi's compute_cap, the name table (old drivers), or nowhere. */
+  computeCapabilitySource: 'nvidia-smi' | 'name-table' | 'unknown';
+}
+
+export type GpuInventory =
+  | {
+      state: 'ok';
+      driverVersion: string | null;
+      /** Newest CUDA the driver supports (nvidia-smi header / --version). */
+      cudaVersion: string | null;
+      gpus: GpuInfo[];
+      /** Things worth saying, e.g. "driver rejects compute_cap; capability taken from the GPU name". */
+      notes: string[];
+    }
+  /** nvidia-smi is not on PATH. */
+  | { state: 'no-nvidia-smi'; message: string }
+  /** nvidia-smi ran but could not talk to the driver. */
+  | { state: 'no-driver'; message: string }
+  /** nvidia-smi answered something the parser could not read, or exited non-zero otherwise. */
+  | { state: 'unreadable'; message: string };
+
+// ---- Container runtime ----
+
+export interface RuntimeInfo {
+  runtime: RuntimeName;
+  /** The CLI is installed and answers `version`. */
+  cliInstalled: boolean;
+  cliVersion: string | null;
+  daemonAnswering: boolean;
+  daemonVersion: string | null;
+  /** Why the daemon did not answer (the CLI's own words), when it did not. */
+  daemonMessage: string | null;
+  /** Runtimes registered with the daemon (docker info .Runtimes keys). */
+  runtimes: string[];
+  defaultRuntime: string | null;
+  /** CDI spec folders the daemon reads, and the NVIDIA devices found in specs there. */
+  cdiSpecDirs: string[];
+  cdiNvidiaDevices: string[];
+  /** The NVIDIA runtime or an NVIDIA CDI spec is registered. */
+  gpuRuntimeRegistered: boolean;
+}
+
+export interface ImageInfo {
+  ref: string;
+  /** The image is present locally (docker image inspect answered). */
+  present: boolean;
+  /** CUDA_VERSION from the image's environment, e.g. "12.8.1". */
+  cudaVersion: string | null;
+  /** TORCH_CUDA_ARCH_LIST from the image's environment, split, e.g. ["7.5","8.0","8.6+PTX"]. */
+  torchCudaArchList: string[] | null;
+}
+
+// ---- Host ----
+
+export interface HostInfo {
+  os: string;
+  memTotalBytes: number;
+  memAvailableBytes: number;
+  /** Free bytes on the file system holding the model folder (or the working folder). */
+  diskFreeBytes: number | null;
+  diskPath: string;
+}
+
+export interface PortInfo {
+  port: number;
+  host: string;
+  free: boolean;
+  /** Who holds it, when that could be learnt (e.g. a container name). */
+  holder: string | null;
+  message: string | null;
+}
+
+export interface Facts {
+  gpus: ProbeOutcome<GpuInventory>;
+  runtime: ProbeOutcome<RuntimeInfo>;
+  image: ProbeOutcome<ImageInfo>;
+  host: ProbeOutcome<HostInfo>;
+  /** null when no --mount / --model-dir was given. */
+  model: ProbeOutcome<ModelFolderFacts | null>;
+  port: ProbeOutcome<PortInfo>;
+}
+
+export type FactName = keyof Facts;
+export type FactValue<K extends FactName> = Facts[K] extends ProbeOutcome<infer T> ? T : never;

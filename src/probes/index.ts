@@ -1,0 +1,56 @@
+/**
+ * Runs the probes a run needs, all at once, each under a time limit; a probe that runs over
+ * becomes a `timeout` outcome and one that throws a `crash` outcome, never a hang or a stack.
+ */
+import type { FactName, Facts, FactValue, ProbeOutcome } from '../facts.js';
+import type { Settings } from '../settings.js';
+import { errorMessage } from '../errors.js';
+
+/** Thrown by a probe whose command ran past its time limit. */
+export class ProbeTimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProbeTimeoutError';
+  }
+}
+
+type Probe<K extends FactName> = (settings: Settings) => Promise<FactValue<K>>;
+type ProbeTable = { [K in FactName]: () => Promise<Probe<K>> };
+
+// Loaded lazily: a run that needs no GPU facts never loads the nvidia-smi code.
+const PROBES: ProbeTable = {
+  gpus: async () => (await import('./nvidia.js')).probeGpus,
+  runtime: async () => (await import('./runtime.js')).probeRuntime,
+  image: async () => (await import('./runtime.js')).probeImage,
+  host: async () => (await import('./host.js')).probeHost,
+  model: async () => (await import('./model.js')).probeModelFolder,
+  port: async () => (await import('./port.js')).probePort,
+};
+
+export async function gatherFacts(names: readonly FactName[], settings: Settings): Promise<Partial<Facts>> {
+  const entries = await Promise.all(names.map(async (name) => [name, await runProbe(name, settings)] as const));
+  return Object.fromEntries(entries) as Partial<Facts>;
+}
+
+export async function runProbe<K extends FactName>(name: K, settings: Settings): Promise<ProbeOutcome<FactValue<K>>> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  // The probe's own commands stop at probeTimeoutMs; this is the net under them.
+  const limitMs = settings.probeTimeoutMs + 1000;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const probe = (await PROBES[name]()) as Probe<K>;
+    const value = await Promise.race([
+      probe(settings),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new ProbeTimeoutError(`the ${name} probe did not finish within ${Math.round(limitMs / 1000)} s`)), limitMs);
+      }),
+    ]);
+    return { ok: true, value, durationMs: elapsed() };
+  } catch (error) {
+    const kind = error instanceof ProbeTimeoutError ? 'timeout' : 'crash';
+    return { ok: false, kind, message: errorMessage(error), durationMs: elapsed() };
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,348 @@
+/**
+ * Options -> settings. Everything the user can say (flags, then the config file) is read,
+ * validated and defaulted here, once; every later phase reads only `Settings`.
+ * Invalid input throws UsageError (exit 2) naming the option or field and what is valid.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { UsageError } from './errors.js';
+import { DEFAULT_MODEL, MODEL_NAMES, findModel, type ModelSpec } from './data/models.js';
+import type { RuntimeName, ServerKind } from './types.js';
+
+/** Pinned default serving image for `--server vllm` and the CUDA it was built with. */
+export const DEFAULT_VLLM_IMAGE = 'vllm/vllm-openai:v0.11.0';
+export const DEFAULT_CUDA: Record<ServerKind, string> = { vllm: '12.8', web: '12.1' };
+export const DEFAULT_PORT: Record<ServerKind, number> = { vllm: 8000, web: 7860 };
+export const CONFIG_FILE_NAME = 'guard-doctor.config.json';
+
+export interface Mount {
+  hostPath: string;
+  containerPath: string;
+  /** Mount options after the second colon (`ro`, `z`, ...), if any. */
+  mode?: string;
+  /** As the user gave it. */
+  raw: string;
+}
+
+export interface EnvVar {
+  key: string;
+  value: string;
+}
+
+export interface Settings {
+  command: string;
+  cwd: string;
+  model: ModelSpec;
+  server: ServerKind;
+  mount: Mount | null;
+  containerModelDir: string;
+  image: string;
+  /** The user named the image (flag or config), as opposed to the default. */
+  imageGiven: boolean;
+  /** `--cuda` as given; null means: read it from the image, else DEFAULT_CUDA. */
+  cuda: string | null;
+  gpu: number | null;
+  cpu: boolean;
+  maxModelLen: number;
+  gpuMemoryUtilization: number;
+  port: number;
+  publishHost: string;
+  url: string | null;
+  casesFile: string | null;
+  tags: string[];
+  controversialAs: 'unsafe' | 'safe';
+  requestTimeoutMs: number;
+  concurrency: number;
+  metricsUrl: string | null;
+  promFile: string | null;
+  json: boolean;
+  junit: string | null;
+  strict: boolean;
+  verbose: boolean;
+  /** Time limit of each host probe (nvidia-smi, docker, ...). */
+  probeTimeoutMs: number;
+  // up
+  name: string;
+  env: EnvVar[];
+  runtime: RuntimeName;
+  dryRun: boolean;
+  runSuite: boolean;
+  force: boolean;
+  replace: boolean;
+  keep: boolean;
+  readyTimeoutMs: number;
+  warmTimeoutMs: number;
+  extraArgs: string[];
+  // diagnose
+  container: string | null;
+  logFiles: string[];
+  // metrics, watch
+  intervalMs: number;
+  durationMs: number;
+  cardinalityLimit: number;
+}
+
+/** Raw option values as commander (or a config file) hands them over. */
+export type RawOptions = Record<string, unknown>;
+
+/** Option keys that a config file may set (camelCase; kebab-case is accepted too). */
+const CONFIG_KEYS = new Set([
+  'model', 'server', 'mount', 'modelDir', 'containerModelDir', 'image', 'cuda', 'gpu', 'cpu',
+  'maxModelLen', 'gpuMemoryUtilization', 'port', 'publishHost', 'url', 'cases', 'tag',
+  'controversialAs', 'requestTimeout', 'concurrency', 'metricsUrl', 'promFile', 'junit', 'strict',
+  'probeTimeout', 'name', 'env', 'runtime', 'readyTimeout', 'warmTimeout', 'keep', 'replace',
+  'force', 'suite', 'interval', 'duration', 'cardinalityLimit', 'serverArgs',
+]);
+
+function camel(key: string): string {
+  return key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Read the config file: the one named by --config, else ./guard-doctor.config.json if present. */
+export function loadConfigFile(configPath: string | undefined, cwd: string): { path: string | null; values: RawOptions } {
+  const explicit = configPath !== undefined;
+  const file = explicit ? path.resolve(cwd, configPath) : path.join(cwd, CONFIG_FILE_NAME);
+  if (!explicit && !existsSync(file)) return { path: null, values: {} };
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'it does not exist' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a folder' : String(code);
+    throw new UsageError(`--config: cannot read ${file}: ${why}. Give the path of a JSON file, e.g. --config ./${CONFIG_FILE_NAME}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`config file ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new UsageError(`config file ${file} must hold a JSON object of options, e.g. {"model": "Qwen3Guard-Gen-4B", "modelDir": "/srv/models/Qwen3Guard-Gen-4B"}`);
+  }
+  const values: RawOptions = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (key === '$schema' || key === '//') continue;
+    const name = camel(key);
+    if (!CONFIG_KEYS.has(name)) {
+      throw new UsageError(`config file ${file}: unknown field "${key}". Valid fields: ${[...CONFIG_KEYS].sort().join(', ')}`);
+    }
+    values[name] = value;
+  }
+  return { path: file, values };
+}
+
+/**
+ * Merge flags over the config file and validate. `given` tells which flags the user actually
+ * typed (commander's option value source), so config values are not shadowed by defaults.
+ */
+export function resolveSettings(command: string, flags: RawOptions, config: RawOptions, cwd = process.cwd()): Settings {
+  const merged: RawOptions = { ...config };
+  for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v;
+  const source = (key: string) => (flags[key] !== undefined ? `--${kebab(key)}` : `config field "${key}"`);
+
+  const modelInput = merged.model === undefined ? DEFAULT_MODEL : asString(merged.model, source('model'));
+  const model = findModel(modelInput);
+  if (!model) throw new UsageError(`${source('model')}: unknown model "${modelInput}". Valid models: ${MODEL_NAMES.join(', ')}`);
+
+  const serverInput = merged.server === undefined ? 'vllm' : asString(merged.server, source('server')).toLowerCase();
+  if (serverInput !== 'vllm' && serverInput !== 'web') {
+    throw new UsageError(`${source('server')}: unknown server kind "${serverInput}". Valid: vllm (vLLM OpenAI-compatible server), web (the Qwen3Guard-Gen web image, POST /judge)`);
+  }
+  const server: ServerKind = serverInput;
+
+  const containerModelDirRaw = merged.containerModelDir === undefined ? undefined : asString(merged.containerModelDir, source('containerModelDir'));
+  if (containerModelDirRaw !== undefined && !containerModelDirRaw.startsWith('/')) {
+    throw new UsageError(`${source('containerModelDir')}: "${containerModelDirRaw}" must be an absolute path inside the container, e.g. /models/${model.name}`);
+  }
+  const containerModelDir = normalizeContainerPath(containerModelDirRaw ?? `/models/${model.name}`);
+
+  let mount: Mount | null = null;
+  if (merged.mount !== undefined && merged.modelDir !== undefined) {
+    throw new UsageError(`--mount and --model-dir both name the model volume; give one of them (--model-dir PATH is short for --mount PATH:${containerModelDir})`);
+  }
+  if (merged.mount !== undefined) {
+    mount = parseMount(asString(merged.mount, source('mount')), source('mount'), cwd);
+  } else if (merged.modelDir !== undefined) {
+    const dir = asString(merged.modelDir, source('modelDir'));
+    if (dir.trim() === '') throw new UsageError(`${source('modelDir')}: empty path. Give the host folder that holds the model's files`);
+    const hostPath = path.resolve(cwd, dir);
+    if (!existsSync(hostPath)) {
+      throw new UsageError(`${source('modelDir')}: ${hostPath} does not exist. Give the host folder that holds ${model.name}'s files (config.json, *.safetensors)`);
+    }
+    mount = { hostPath, containerPath: containerModelDir, raw: `${hostPath}:${containerModelDir}` };
+  }
+
+  const imageGiven = merged.image !== undefined;
+  const image = imageGiven ? asString(merged.image, source('image')).trim() : DEFAULT_VLLM_IMAGE;
+  if (imageGiven && (image === '' || /\s/.test(image))) {
+    throw new UsageError(`${source('image')}: "${image}" is not an image reference, e.g. vllm/vllm-openai:v0.11.0`);
+  }
+
+  let cuda: string | null = null;
+  if (merged.cuda !== undefined) {
+    cuda = asString(merged.cuda, source('cuda')).trim();
+    if (!/^\d+\.\d+(\.\d+)?$/.test(cuda)) throw new UsageError(`${source('cuda')}: "${cuda}" is not a CUDA version; give X.Y, e.g. --cuda 12.4`);
+  }
+
+  let gpu: number | null = null;
+  if (merged.gpu !== undefined) gpu = asInt(merged.gpu, source('gpu'), 0, 63, 'an nvidia-smi GPU index, e.g. --gpu 0');
+
+  const runtimeInput = merged.runtime === undefined ? 'docker' : asString(merged.runtime, source('runtime'));
+  if (runtimeInput !== 'docker' && runtimeInput !== 'podman') throw new UsageError(`${source('runtime')}: "${runtimeInput}" is not supported. Valid: docker, podman`);
+
+  const port = merged.port === undefined ? DEFAULT_PORT[server] : asInt(merged.port, source('port'), 1, 65535, 'a TCP port, e.g. --port 8000');
+  const url = merged.url === undefined ? null : asUrl(merged.url, source('url'));
+  const metricsUrl = merged.metricsUrl === undefined ? null : asUrl(merged.metricsUrl, source('metricsUrl'));
+
+  const controversialAs = merged.controversialAs === undefined ? 'unsafe' : asString(merged.controversialAs, source('controversialAs'));
+  if (controversialAs !== 'unsafe' && controversialAs !== 'safe') {
+    throw new UsageError(`${source('controversialAs')}: "${controversialAs}" is not valid. Valid: unsafe (strict reading, the official evaluation), safe (loose)`);
+  }
+
+  const name = merged.name === undefined ? `guard-doctor-${model.name.toLowerCase()}` : asString(merged.name, source('name'));
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) {
+    throw new UsageError(`${source('name')}: "${name}" is not a valid container name (letters, digits, _ . - ; starting with a letter or digit)`);
+  }
+
+  const gpuMemoryUtilization = merged.gpuMemoryUtilization === undefined ? 0.9 : asNumber(merged.gpuMemoryUtilization, source('gpuMemoryUtilization'));
+  if (!(gpuMemoryUtilization > 0 && gpuMemoryUtilization <= 1)) {
+    throw new UsageError(`${source('gpuMemoryUtilization')}: ${gpuMemoryUtilization} is out of range; give a fraction between 0 and 1, e.g. 0.85`);
+  }
+
+  return {
+    command,
+    cwd,
+    model,
+    server,
+    mount,
+    containerModelDir,
+    image,
+    imageGiven,
+    cuda,
+    gpu,
+    cpu: asBool(merged.cpu, source('cpu')),
+    maxModelLen: merged.maxModelLen === undefined ? 32768 : asInt(merged.maxModelLen, source('maxModelLen'), 128, 1_048_576, 'a number of tokens, e.g. --max-model-len 8192'),
+    gpuMemoryUtilization,
+    port,
+    publishHost: merged.publishHost === undefined ? '127.0.0.1' : asString(merged.publishHost, source('publishHost')),
+    url,
+    casesFile: merged.cases === undefined ? null : path.resolve(cwd, asString(merged.cases, source('cases'))),
+    tags: asStringList(merged.tag, source('tag')),
+    controversialAs,
+    requestTimeoutMs: seconds(merged.requestTimeout, source('requestTimeout'), 120),
+    concurrency: merged.concurrency === undefined ? 4 : asInt(merged.concurrency, source('concurrency'), 1, 256, 'a number of requests in flight, e.g. --concurrency 4'),
+    metricsUrl,
+    promFile: merged.promFile === undefined ? null : path.resolve(cwd, asString(merged.promFile, source('promFile'))),
+    json: asBool(merged.json, '--json'),
+    junit: merged.junit === undefined ? null : path.resolve(cwd, asString(merged.junit, source('junit'))),
+    strict: asBool(merged.strict, source('strict')),
+    verbose: asBool(merged.verbose, '--verbose'),
+    probeTimeoutMs: seconds(merged.probeTimeout, source('probeTimeout'), 10),
+    name,
+    env: asStringList(merged.env, source('env')).map((pair) => parseEnv(pair, source('env'))),
+    runtime: runtimeInput,
+    dryRun: asBool(merged.dryRun, '--dry-run'),
+    runSuite: merged.suite === undefined ? true : asBool(merged.suite, source('suite')),
+    force: asBool(merged.force, source('force')),
+    replace: asBool(merged.replace, source('replace')),
+    keep: asBool(merged.keep, source('keep')),
+    readyTimeoutMs: seconds(merged.readyTimeout, source('readyTimeout'), 900),
+    warmTimeoutMs: seconds(merged.warmTimeout, source('warmTimeout'), 600),
+    extraArgs: asStringList(merged.serverArgs, source('serverArgs')),
+    container: merged.container === undefined ? null : asString(merged.container, '--container'),
+    logFiles: asStringList(merged.log, '--log').map((f) => path.resolve(cwd, f)),
+    intervalMs: seconds(merged.interval, source('interval'), 5),
+    durationMs: seconds(merged.duration, source('duration'), 300),
+    cardinalityLimit: merged.cardinalityLimit === undefined ? 100 : asInt(merged.cardinalityLimit, source('cardinalityLimit'), 1, 10_000_000, 'a number of series, e.g. --cardinality-limit 100'),
+  };
+}
+
+/** `HOST:CONTAINER[:MODE]`, as `docker run -v` takes it. */
+export function parseMount(raw: string, option: string, cwd: string): Mount {
+  const example = `e.g. ${option} /srv/models/Qwen3Guard-Gen-8B:/models/Qwen3Guard-Gen-8B`;
+  // A container path always starts with "/", so split at the first ":/" after a non-empty host part.
+  const match = /^(.+?):(\/[^:]*)(?::([a-zA-Z,]+))?$/.exec(raw);
+  if (!match) throw new UsageError(`${option}: "${raw}" is not HOST_PATH:CONTAINER_PATH (the container path must be absolute), ${example}`);
+  const [, host, container, mode] = match as unknown as [string, string, string, string | undefined];
+  if (!host.startsWith('/') && !host.startsWith('.') && !host.startsWith('~')) {
+    throw new UsageError(`${option}: "${host}" looks like a named volume; guard-doctor needs a host folder (an absolute or ./relative path) to inspect the model, ${example}`);
+  }
+  const hostPath = path.resolve(cwd, host.startsWith('~') ? host.replace(/^~/, process.env.HOME ?? '~') : host);
+  if (mode !== undefined && !/^(ro|rw|z|Z|shared|slave|private|rshared|rslave|rprivate|nocopy)(,(ro|rw|z|Z|shared|slave|private|rshared|rslave|rprivate|nocopy))*$/.test(mode)) {
+    throw new UsageError(`${option}: unknown mount option "${mode}" in "${raw}"; valid: ro, rw, z, Z`);
+  }
+  return { hostPath, containerPath: normalizeContainerPath(container), mode, raw };
+}
+
+function normalizeContainerPath(p: string): string {
+  const normalized = path.posix.normalize(p);
+  return normalized.length > 1 ? normalized.replace(/\/+$/, '') : normalized;
+}
+
+function parseEnv(pair: string, option: string): EnvVar {
+  const eq = pair.indexOf('=');
+  if (eq <= 0) throw new UsageError(`${option}: "${redactPair(pair)}" is not KEY=VALUE, e.g. --env HF_TOKEN=...`);
+  const key = pair.slice(0, eq);
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new UsageError(`${option}: "${key}" is not a valid environment variable name`);
+  return { key, value: pair.slice(eq + 1) };
+}
+
+function redactPair(pair: string): string {
+  return pair.length > 3 ? `${pair.slice(0, 3)}...` : pair;
+}
+
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+function asString(value: unknown, option: string): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number') return String(value);
+  throw new UsageError(`${option}: expected a string, got ${JSON.stringify(value)}`);
+}
+
+function asStringList(value: unknown, option: string): string[] {
+  if (value === undefined) return [];
+  if (Array.isArray(value)) return value.map((v) => asString(v, option));
+  return [asString(value, option)];
+}
+
+function asBool(value: unknown, option: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value === 'boolean') return value;
+  throw new UsageError(`${option}: expected true or false, got ${JSON.stringify(value)}`);
+}
+
+function asNumber(value: unknown, option: string): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  if (!Number.isFinite(n)) throw new UsageError(`${option}: "${String(value)}" is not a number`);
+  return n;
+}
+
+function asInt(value: unknown, option: string, min: number, max: number, what: string): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`${option}: "${String(value)}" is not valid; give a whole number from ${min} to ${max} (${what})`);
+  }
+  return n;
+}
+
+function seconds(value: unknown, option: string, fallback: number): number {
+  if (value === undefined) return fallback * 1000;
+  const n = asNumber(value, option);
+  if (!(n > 0) || n > 7 * 24 * 3600) throw new UsageError(`${option}: ${String(value)} is not a positive number of seconds`);
+  return Math.round(n * 1000);
+}
+
+function asUrl(value: unknown, option: string): string {
+  const text = asString(value, option).trim();
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`${option}: "${text}" is not a URL, e.g. ${option} http://127.0.0.1:8000`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`${option}: "${text}" must be an http:// or https:// URL`);
+  return text.replace(/\/+$/, '');
+}
