@@ -13,6 +13,8 @@ export interface ModelSpec {
   kvHeads: number;
   /** config.json `head_dim`. */
   headDim: number;
+  /** config.json `hidden_size`: with `layers`, tells the sizes apart (4B and 8B share 36 layers). */
+  hiddenSize: number;
   /** bf16 weight bytes as published. */
   weightBytes: number;
   /** safetensors shards in the published folder (1 = a single model.safetensors). */
@@ -25,13 +27,14 @@ export interface ModelSpec {
 }
 
 export const MODELS: readonly ModelSpec[] = [
-  { name: 'Qwen3Guard-Gen-0.6B', layers: 28, kvHeads: 8, headDim: 128, weightBytes: 1_503_238_553, shards: 1 },
-  { name: 'Qwen3Guard-Gen-4B', layers: 36, kvHeads: 8, headDim: 128, weightBytes: 8_044_936_192, shards: 3 },
+  { name: 'Qwen3Guard-Gen-0.6B', layers: 28, kvHeads: 8, headDim: 128, hiddenSize: 1024, weightBytes: 1_503_238_553, shards: 1 },
+  { name: 'Qwen3Guard-Gen-4B', layers: 36, kvHeads: 8, headDim: 128, hiddenSize: 2560, weightBytes: 8_044_936_192, shards: 3 },
   {
     name: 'Qwen3Guard-Gen-8B',
     layers: 36,
     kvHeads: 8,
     headDim: 128,
+    hiddenSize: 4096,
     weightBytes: 16_381_516_776,
     shards: 5,
     fieldFloorMiB: 26 * 1024,

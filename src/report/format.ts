@@ -55,3 +55,12 @@ export function percentile(sorted: readonly number[], p: number): number | null 
   const rank = Math.ceil((p / 100) * sorted.length) - 1;
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank))]!;
 }
+
+/**
+ * Quote one word for a POSIX shell, for command lines the user copies (fix lines, dry runs):
+ * inside single quotes nothing is expanded, so `$(...)`, spaces and backticks stay data.
+ */
+export function shellQuote(word: string): string {
+  if (word !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,580 @@
+/**
+ * The model-folder probe: works out what the serving container will see at the container
+ * model dir under the mount as given, and reads the facts of the folder the server will read
+ * (or, when that is missing, of the best candidate, so the checks can explain). It reads only
+ * the model folder and one level below it, never follows the user's input into a shell, and
+ * treats a missing or odd path as a fact, not a crash.
+ */
+import { open, readFile, readdir, readlink, realpath, stat, lstat, statfs } from 'node:fs/promises';
+import type { Dirent, Stats } from 'node:fs';
+import path from 'node:path';
+import type { Mount, Settings } from '../settings.js';
+import {
+  BPE_VOCAB_FILES,
+  CONFIG_FILE,
+  FAST_TOKENIZER_FILE,
+  LFS_POINTER_MAX_BYTES,
+  LFS_POINTER_PREFIX,
+  PYTORCH_WEIGHTS_PATTERN,
+  SAFETENSORS_HEADER_LENGTH_BYTES,
+  SAFETENSORS_INDEX_FILE,
+  SAFETENSORS_MAX_HEADER_BYTES,
+  SAFETENSORS_SUFFIX,
+  TOKENIZER_CONFIG_FILE,
+} from '../data/model-files.js';
+
+/** A model folder has tens of files; past this many entries per folder the listing stops. */
+const MAX_ENTRIES_PER_FOLDER = 500;
+/** config.json and the index are a few KiB; refuse to parse something absurd. */
+const MAX_JSON_BYTES = 16 * 1024 * 1024;
+
+export interface ModelFileEntry {
+  /** Relative to the inspected folder, with `/` separators (`config.json`, `original/params.json`). */
+  path: string;
+  /** What the entry is once links are followed; `broken-link` when the link leads nowhere. */
+  type: 'file' | 'folder' | 'other' | 'broken-link';
+  sizeBytes: number;
+  /** Permission bits (mode & 0o7777) of the entry, or of the link's target. */
+  mode: number;
+  uid: number;
+  /** The entry is a symbolic link to `linkTarget` (as written in the link). */
+  symlink: boolean;
+  linkTarget: string | null;
+  /** A link whose target lies outside the mounted host folder: inside the container it dangles. */
+  linkEscapesMount: boolean;
+  lfsPointer: boolean;
+  /** Files: readable by "others". Folders: readable and searchable (r and x) by "others". */
+  readableByOthers: boolean;
+}
+
+/** A folder on the way from the mount's host root down to the inspected folder. */
+export interface PathFolder {
+  hostPath: string;
+  mode: number;
+  uid: number;
+}
+
+export interface ShardFacts {
+  name: string;
+  present: boolean;
+  sizeBytes: number | null;
+  lfsPointer: boolean;
+  /** Length N of the JSON header, from the first 8 bytes (little-endian). */
+  headerBytes: number | null;
+  /** Bytes after the header: file size - 8 - N. For a whole shard, its tensors' bytes. */
+  dataBytes: number | null;
+  /** Where the header says the last tensor ends; more than `dataBytes` means a cut-off file. */
+  declaredDataBytes: number | null;
+  /** Why the shard's header could not be read, when it could not. */
+  problem: string | null;
+}
+
+export type InspectedRole =
+  /** The folder the server will read, exactly as mounted. */
+  | 'model-dir'
+  /** A folder that differs from the expected path only in letter case. */
+  | 'case-mismatch'
+  /** The mount's host root, which holds the model while the server reads elsewhere. */
+  | 'mount-root'
+  /** A subfolder holding the model, one level below where the server reads or the mount root. */
+  | 'subfolder';
+
+export interface CaseMismatch {
+  /** `host`: a folder on disk is spelled differently; `container`: the mount's container path is. */
+  side: 'host' | 'container';
+  expected: string;
+  found: string;
+  /** host side: the folder holding the differently spelled entry. */
+  parentHostPath: string | null;
+}
+
+export interface ModelFolderFacts {
+  mount: Mount;
+  containerModelDir: string;
+  hostPathState: 'folder' | 'missing' | 'not-a-folder' | 'unreadable';
+  hostPathMessage: string | null;
+  /** containerModelDir relative to the mount's container path (`''` when equal); null when the mount does not cover it. */
+  relativeDir: string | null;
+  /** The host folder that maps to containerModelDir (null when the mount does not cover it). */
+  hostModelDir: string | null;
+  /** hostModelDir exists, as a folder, with exactly this spelling. */
+  hostModelDirExists: boolean;
+  /** The first path part under the mount that does not exist (when hostModelDir does not). */
+  missingHostPath: string | null;
+  caseMismatch: CaseMismatch | null;
+  /** The model's files sit at the mount's root while the server reads a subfolder of it. */
+  tooShallow: boolean;
+  /** The folder the server reads holds no model but exactly this subfolder does (one level too deep). */
+  tooDeepSubfolder: string | null;
+  /** Subfolders of the mount root (or of the server's folder) that hold a config.json. */
+  modelSubfolders: string[];
+  /** A `HOST:CONTAINER[:mode]` that puts the found model exactly at containerModelDir. */
+  suggestedMount: string | null;
+  /** A --container-model-dir that would make the mount as given work. */
+  suggestedContainerModelDir: string | null;
+  /** The folder whose files were read: the server's folder or, when that is missing or empty, the best candidate. */
+  inspectedDir: string | null;
+  inspectedRole: InspectedRole | null;
+  /** Folders from the mount's host root down to inspectedDir, inclusive. */
+  pathFolders: PathFolder[];
+  files: ModelFileEntry[];
+  /** A folder had more than MAX_ENTRIES_PER_FOLDER entries; the listing stops there. */
+  listingTruncated: boolean;
+  configJson: Record<string, unknown> | null;
+  configProblem: string | null;
+  index: { shardNames: string[]; totalSize: number | null } | null;
+  indexProblem: string | null;
+  tokenizer: { tokenizerJson: boolean; tokenizerConfig: boolean; vocabAndMerges: boolean };
+  /** The index's shards, or every top-level *.safetensors when there is no index. */
+  shards: ShardFacts[];
+  /** Sum of the *.safetensors file sizes that are not LFS pointers; null when there are none. */
+  weightBytes: number | null;
+  /** `pytorch_model*.bin` files present (weights the doctor cannot verify). */
+  pytorchWeightFiles: string[];
+  /** Free bytes on the file system holding the model (for non-root users). */
+  diskFreeBytes: number | null;
+}
+
+export async function probeModelFolder(settings: Settings): Promise<ModelFolderFacts | null> {
+  const mount = settings.mount;
+  if (!mount) return null;
+  return inspectMount(mount, settings.containerModelDir, settings.model.name);
+}
+
+/** The probe proper, free of Settings so that tests can call it with any mount. */
+export async function inspectMount(mount: Mount, containerModelDir: string, modelName: string): Promise<ModelFolderFacts> {
+  const facts: ModelFolderFacts = {
+    mount,
+    containerModelDir,
+    hostPathState: 'folder',
+    hostPathMessage: null,
+    relativeDir: containerRelative(mount.containerPath, containerModelDir),
+    hostModelDir: null,
+    hostModelDirExists: false,
+    missingHostPath: null,
+    caseMismatch: null,
+    tooShallow: false,
+    tooDeepSubfolder: null,
+    modelSubfolders: [],
+    suggestedMount: null,
+    suggestedContainerModelDir: null,
+    inspectedDir: null,
+    inspectedRole: null,
+    pathFolders: [],
+    files: [],
+    listingTruncated: false,
+    configJson: null,
+    configProblem: null,
+    index: null,
+    indexProblem: null,
+    tokenizer: { tokenizerJson: false, tokenizerConfig: false, vocabAndMerges: false },
+    shards: [],
+    weightBytes: null,
+    pytorchWeightFiles: [],
+    diskFreeBytes: null,
+  };
+  const modeSuffix = mount.mode ? `:${mount.mode}` : '';
+  const mountAt = (hostDir: string) => `${hostDir}:${containerModelDir}${modeSuffix}`;
+
+  const root = await statOrError(mount.hostPath);
+  if (!root.ok) {
+    facts.hostPathState = root.code === 'ENOENT' || root.code === 'ENOTDIR' ? 'missing' : 'unreadable';
+    facts.hostPathMessage = root.message;
+    return facts;
+  }
+  if (!root.stats.isDirectory()) {
+    facts.hostPathState = 'not-a-folder';
+    facts.hostPathMessage = `${mount.hostPath} is a file, not a folder`;
+    return facts;
+  }
+
+  let relative = facts.relativeDir;
+  if (relative === null) {
+    // A container path that matches only when letter case is ignored is a case mismatch.
+    const loose = containerRelative(mount.containerPath.toLowerCase(), containerModelDir.toLowerCase());
+    if (loose !== null) {
+      const expected = containerModelDir.slice(0, mount.containerPath.length);
+      facts.caseMismatch = { side: 'container', expected, found: mount.containerPath, parentHostPath: null };
+      relative = containerModelDir.slice(expected.length).replace(/^\/+/, '');
+      facts.suggestedMount = `${mount.hostPath}:${expected}${modeSuffix}`;
+      facts.suggestedContainerModelDir = path.posix.join(mount.containerPath, relative);
+    }
+  }
+
+  const rootListing = await listNames(mount.hostPath);
+  const rootHoldsModel = rootListing.includes(CONFIG_FILE) || rootListing.some(isSafetensors);
+
+  if (relative === null) {
+    // The mount does not cover the folder the server reads: say where the model would fit.
+    if (rootHoldsModel) {
+      facts.suggestedMount = mountAt(mount.hostPath);
+      facts.suggestedContainerModelDir = mount.containerPath;
+      await inspectFolder(facts, mount.hostPath, 'mount-root', []);
+    } else {
+      facts.modelSubfolders = await modelSubfolders(mount.hostPath, rootListing);
+      const sub = pickSubfolder(facts.modelSubfolders, modelName);
+      if (sub) {
+        facts.suggestedMount = mountAt(path.join(mount.hostPath, sub));
+        facts.suggestedContainerModelDir = path.posix.join(mount.containerPath, sub);
+        await inspectFolder(facts, path.join(mount.hostPath, sub), 'subfolder', [sub]);
+      }
+    }
+    await readDiskFree(facts);
+    return facts;
+  }
+
+  const segments = relative.split('/').filter((s) => s !== '');
+  const walk = await walkExact(mount.hostPath, segments);
+  facts.hostModelDir = path.join(mount.hostPath, ...segments);
+  facts.hostModelDirExists = walk.exists;
+  facts.missingHostPath = walk.missingHostPath;
+  if (walk.caseMismatch && !facts.caseMismatch) facts.caseMismatch = walk.caseMismatch;
+
+  if (walk.exists) {
+    const listing = await listNames(facts.hostModelDir);
+    const holdsModel = listing.includes(CONFIG_FILE) || listing.some(isSafetensors);
+    if (!holdsModel) {
+      facts.modelSubfolders = await modelSubfolders(facts.hostModelDir, listing);
+      const sub = pickSubfolder(facts.modelSubfolders, modelName);
+      if (sub) {
+        facts.tooDeepSubfolder = sub;
+        facts.suggestedMount = mountAt(path.join(facts.hostModelDir, sub));
+        facts.suggestedContainerModelDir = path.posix.join(containerModelDir, sub);
+        await inspectFolder(facts, path.join(facts.hostModelDir, sub), 'subfolder', [...segments, sub]);
+        await readDiskFree(facts);
+        return facts;
+      }
+    }
+    // With a container-side case mismatch the folder exists on the host but the server looks elsewhere.
+    await inspectFolder(facts, facts.hostModelDir, facts.caseMismatch ? 'case-mismatch' : 'model-dir', segments);
+  } else if (walk.caseMismatch && walk.looseHostPath) {
+    const found = path.relative(mount.hostPath, walk.looseHostPath).split(path.sep);
+    facts.suggestedMount = mountAt(walk.looseHostPath);
+    facts.suggestedContainerModelDir = path.posix.join(mount.containerPath, ...found);
+    await inspectFolder(facts, walk.looseHostPath, 'case-mismatch', found);
+  } else if (rootHoldsModel && segments.length > 0) {
+    facts.tooShallow = true;
+    facts.suggestedMount = mountAt(mount.hostPath);
+    facts.suggestedContainerModelDir = mount.containerPath;
+    await inspectFolder(facts, mount.hostPath, 'mount-root', []);
+  } else {
+    facts.modelSubfolders = await modelSubfolders(mount.hostPath, rootListing);
+  }
+  await readDiskFree(facts);
+  return facts;
+}
+
+/** The container model dir relative to the mount's container path, or null when outside it. */
+export function containerRelative(containerPath: string, containerModelDir: string): string | null {
+  if (containerPath === containerModelDir) return '';
+  const prefix = containerPath === '/' ? '/' : `${containerPath}/`;
+  return containerModelDir.startsWith(prefix) ? containerModelDir.slice(prefix.length) : null;
+}
+
+interface Walk {
+  exists: boolean;
+  missingHostPath: string | null;
+  caseMismatch: CaseMismatch | null;
+  /** The path that exists when case is ignored at the mismatched parts, if any. */
+  looseHostPath: string | null;
+}
+
+/** Follows the path parts byte for byte (Linux is case-sensitive), noting the first part that matches only loosely. */
+async function walkExact(hostRoot: string, segments: string[]): Promise<Walk> {
+  let exact: string | null = hostRoot;
+  let loose: string | null = hostRoot;
+  let missingHostPath: string | null = null;
+  let caseMismatch: CaseMismatch | null = null;
+  for (const segment of segments) {
+    if (loose === null) break;
+    const names = await listNames(loose);
+    const looseParent: string = loose;
+    const exactHit = names.includes(segment) && (await isFolder(path.join(loose, segment)));
+    if (exactHit) {
+      if (exact !== null) exact = path.join(exact, segment);
+      loose = path.join(loose, segment);
+      continue;
+    }
+    if (exact !== null) missingHostPath = path.join(exact, segment);
+    exact = null;
+    const lower = segment.toLowerCase();
+    let alias: string | undefined;
+    for (const name of names) {
+      if (name !== segment && name.toLowerCase() === lower && (await isFolder(path.join(looseParent, name)))) {
+        alias = name;
+        break;
+      }
+    }
+    if (alias === undefined) {
+      loose = null;
+      break;
+    }
+    caseMismatch ??= { side: 'host', expected: segment, found: alias, parentHostPath: looseParent };
+    loose = path.join(looseParent, alias);
+  }
+  return { exists: exact !== null, missingHostPath, caseMismatch, looseHostPath: exact === null ? loose : null };
+}
+
+/** Subfolders (one level down) that hold a config.json. */
+async function modelSubfolders(dir: string, names: string[]): Promise<string[]> {
+  const found = await Promise.all(
+    names.slice(0, MAX_ENTRIES_PER_FOLDER).map(async (name) => {
+      const sub = path.join(dir, name);
+      if (!(await isFolder(sub))) return null;
+      const inner = await listNames(sub);
+      return inner.includes(CONFIG_FILE) ? name : null;
+    }),
+  );
+  return found.filter((n): n is string => n !== null).sort();
+}
+
+/** The subfolder named like the model (any case), else the only one. */
+function pickSubfolder(candidates: string[], modelName: string): string | null {
+  const named = candidates.find((c) => c.toLowerCase() === modelName.toLowerCase());
+  if (named) return named;
+  return candidates.length === 1 ? candidates[0]! : null;
+}
+
+async function inspectFolder(facts: ModelFolderFacts, dir: string, role: InspectedRole, segmentsFromRoot: string[]): Promise<void> {
+  facts.inspectedDir = dir;
+  facts.inspectedRole = role;
+  const rootReal = await realpath(facts.mount.hostPath).catch(() => facts.mount.hostPath);
+
+  const folderPaths = [facts.mount.hostPath];
+  for (let i = 1; i <= segmentsFromRoot.length; i++) folderPaths.push(path.join(facts.mount.hostPath, ...segmentsFromRoot.slice(0, i)));
+  const [pathFolders, listing] = await Promise.all([
+    Promise.all(folderPaths.map(async (p) => {
+      const s = await stat(p).catch(() => null);
+      return s ? { hostPath: p, mode: s.mode & 0o7777, uid: s.uid } : null;
+    })),
+    listFolder(dir, rootReal, 1),
+  ]);
+  facts.pathFolders = pathFolders.filter((f): f is PathFolder => f !== null);
+  facts.files = listing.entries;
+  facts.listingTruncated = listing.truncated;
+
+  const top = new Map(facts.files.filter((f) => !f.path.includes('/')).map((f) => [f.path, f]));
+  const isFile = (name: string) => top.get(name)?.type === 'file';
+  facts.tokenizer = {
+    tokenizerJson: isFile(FAST_TOKENIZER_FILE),
+    tokenizerConfig: isFile(TOKENIZER_CONFIG_FILE),
+    vocabAndMerges: BPE_VOCAB_FILES.every(isFile),
+  };
+  facts.pytorchWeightFiles = [...top.keys()].filter((n) => PYTORCH_WEIGHTS_PATTERN.test(n) && isFile(n)).sort();
+
+  const [config, index] = await Promise.all([
+    readJsonObject(dir, top.get(CONFIG_FILE)),
+    readJsonObject(dir, top.get(SAFETENSORS_INDEX_FILE)),
+  ]);
+  facts.configJson = config.value;
+  facts.configProblem = config.problem;
+  if (index.value) {
+    facts.index = parseIndex(index.value);
+    if (facts.index.shardNames.length === 0) facts.indexProblem = `${SAFETENSORS_INDEX_FILE} has no weight_map entries`;
+  } else if (index.problem && top.has(SAFETENSORS_INDEX_FILE)) {
+    facts.indexProblem = index.problem;
+  }
+
+  const topSafetensors = [...top.values()].filter((f) => isSafetensors(f.path) && f.type === 'file');
+  const shardNames = facts.index ? facts.index.shardNames : topSafetensors.map((f) => f.path).sort();
+  facts.shards = await Promise.all(shardNames.map((name) => readShard(dir, name, top.get(name))));
+  const realWeights = topSafetensors.filter((f) => !f.lfsPointer);
+  facts.weightBytes = realWeights.length > 0 ? realWeights.reduce((sum, f) => sum + f.sizeBytes, 0) : null;
+}
+
+async function listFolder(dir: string, rootReal: string, depth: number): Promise<{ entries: ModelFileEntry[]; truncated: boolean }> {
+  let dirents: Dirent[];
+  try {
+    dirents = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return { entries: [], truncated: false };
+  }
+  const truncated = dirents.length > MAX_ENTRIES_PER_FOLDER;
+  dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const described = await Promise.all(
+    // An entry removed while we look is simply not there.
+    dirents.slice(0, MAX_ENTRIES_PER_FOLDER).map((d) => describeEntry(path.join(dir, d.name), d.name, rootReal).catch(() => null)),
+  );
+  const entries = described.filter((e): e is ModelFileEntry => e !== null);
+  const result = { entries: [...entries], truncated };
+  if (depth > 0) {
+    const below = await Promise.all(
+      // Hidden folders (.git, .cache) are tooling, not the model, and .git can be huge.
+      entries.filter((e) => e.type === 'folder' && !e.symlink && !e.path.startsWith('.')).map(async (folder) => {
+        const inner = await listFolder(path.join(dir, folder.path), rootReal, depth - 1);
+        return { entries: inner.entries.map((e) => ({ ...e, path: `${folder.path}/${e.path}` })), truncated: inner.truncated };
+      }),
+    );
+    for (const b of below) {
+      result.entries.push(...b.entries);
+      result.truncated ||= b.truncated;
+    }
+  }
+  return result;
+}
+
+async function describeEntry(fullPath: string, name: string, rootReal: string): Promise<ModelFileEntry> {
+  const own = await lstat(fullPath);
+  const symlink = own.isSymbolicLink();
+  let target: Stats | null = own;
+  let linkTarget: string | null = null;
+  let linkEscapesMount = false;
+  if (symlink) {
+    linkTarget = await readlink(fullPath).catch(() => null);
+    target = await stat(fullPath).catch(() => null);
+    const real = target ? await realpath(fullPath).catch(() => null) : null;
+    linkEscapesMount = real !== null && real !== rootReal && !real.startsWith(rootReal.endsWith(path.sep) ? rootReal : rootReal + path.sep);
+  }
+  if (!target) {
+    return { path: name, type: 'broken-link', sizeBytes: 0, mode: own.mode & 0o7777, uid: own.uid, symlink, linkTarget, linkEscapesMount: false, lfsPointer: false, readableByOthers: false };
+  }
+  const type = target.isFile() ? 'file' : target.isDirectory() ? 'folder' : 'other';
+  const mode = target.mode & 0o7777;
+  const readableByOthers = type === 'folder' ? (mode & 0o005) === 0o005 : (mode & 0o004) !== 0;
+  const lfsPointer = type === 'file' && target.size <= LFS_POINTER_MAX_BYTES && (await startsWith(fullPath, LFS_POINTER_PREFIX));
+  return { path: name, type, sizeBytes: target.size, mode, uid: target.uid, symlink, linkTarget, linkEscapesMount, lfsPointer, readableByOthers };
+}
+
+async function readShard(dir: string, name: string, entry: ModelFileEntry | undefined): Promise<ShardFacts> {
+  const shard: ShardFacts = { name, present: false, sizeBytes: null, lfsPointer: false, headerBytes: null, dataBytes: null, declaredDataBytes: null, problem: null };
+  // Shard names come from the index file: a name that climbs out of the folder is not a shard here.
+  if (!entry || entry.type !== 'file' || name.includes('/') || name.includes('\\')) return shard;
+  shard.present = true;
+  shard.sizeBytes = entry.sizeBytes;
+  shard.lfsPointer = entry.lfsPointer;
+  if (entry.lfsPointer) return shard;
+  if (entry.sizeBytes < SAFETENSORS_HEADER_LENGTH_BYTES) {
+    shard.problem = `only ${entry.sizeBytes} bytes long, too short for a safetensors file`;
+    return shard;
+  }
+  try {
+    const header = await readSafetensorsHeader(path.join(dir, name), entry.sizeBytes);
+    Object.assign(shard, header);
+  } catch (error) {
+    shard.problem = `could not be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+  }
+  return shard;
+}
+
+async function readSafetensorsHeader(file: string, sizeBytes: number): Promise<Pick<ShardFacts, 'headerBytes' | 'dataBytes' | 'declaredDataBytes' | 'problem'>> {
+  const handle = await open(file, 'r');
+  try {
+    const lengthBuffer = Buffer.alloc(SAFETENSORS_HEADER_LENGTH_BYTES);
+    await handle.read(lengthBuffer, 0, SAFETENSORS_HEADER_LENGTH_BYTES, 0);
+    const headerLength = lengthBuffer.readBigUInt64LE(0);
+    const room = BigInt(sizeBytes - SAFETENSORS_HEADER_LENGTH_BYTES);
+    if (headerLength > room) {
+      return { headerBytes: null, dataBytes: null, declaredDataBytes: null, problem: `its header claims ${headerLength} bytes but the file holds ${sizeBytes} (cut off, or not a safetensors file)` };
+    }
+    const headerBytes = Number(headerLength);
+    const dataBytes = sizeBytes - SAFETENSORS_HEADER_LENGTH_BYTES - headerBytes;
+    if (headerBytes > SAFETENSORS_MAX_HEADER_BYTES) {
+      return { headerBytes, dataBytes, declaredDataBytes: null, problem: `its header is ${headerBytes} bytes, over the format's limit (not a safetensors file)` };
+    }
+    const json = Buffer.alloc(headerBytes);
+    await handle.read(json, 0, headerBytes, SAFETENSORS_HEADER_LENGTH_BYTES);
+    let header: unknown;
+    try {
+      header = JSON.parse(json.toString('utf8'));
+    } catch {
+      return { headerBytes, dataBytes, declaredDataBytes: null, problem: 'its header is not JSON (not a safetensors file)' };
+    }
+    return { headerBytes, dataBytes, declaredDataBytes: declaredEnd(header), problem: null };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Where the header says the tensors' bytes end (the largest data_offsets end). */
+function declaredEnd(header: unknown): number | null {
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) return null;
+  let end = 0;
+  for (const [name, tensor] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const offsets = (tensor as { data_offsets?: unknown } | null)?.data_offsets;
+    if (Array.isArray(offsets) && typeof offsets[1] === 'number') end = Math.max(end, offsets[1]);
+  }
+  return end;
+}
+
+function parseIndex(index: Record<string, unknown>): { shardNames: string[]; totalSize: number | null } {
+  const weightMap = index.weight_map;
+  const names = new Set<string>();
+  if (weightMap && typeof weightMap === 'object' && !Array.isArray(weightMap)) {
+    for (const value of Object.values(weightMap)) if (typeof value === 'string' && value !== '') names.add(value);
+  }
+  const metadata = index.metadata as Record<string, unknown> | undefined;
+  const raw = metadata && typeof metadata === 'object' ? metadata.total_size : undefined;
+  const totalSize = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : null;
+  return { shardNames: [...names].sort(), totalSize };
+}
+
+async function readJsonObject(dir: string, entry: ModelFileEntry | undefined): Promise<{ value: Record<string, unknown> | null; problem: string | null }> {
+  if (!entry) return { value: null, problem: null };
+  if (entry.type !== 'file') return { value: null, problem: `${entry.path} is not a file` };
+  if (entry.lfsPointer) return { value: null, problem: `${entry.path} is a Git LFS pointer, not the file` };
+  if (entry.sizeBytes > MAX_JSON_BYTES) return { value: null, problem: `${entry.path} is ${entry.sizeBytes} bytes, too big for what it should hold` };
+  let text: string;
+  try {
+    text = await readFile(path.join(dir, entry.path), 'utf8');
+  } catch (error) {
+    return { value: null, problem: `${entry.path} could not be read (${(error as NodeJS.ErrnoException).code ?? 'error'})` };
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { value: null, problem: `${entry.path} does not hold a JSON object` };
+    return { value: parsed as Record<string, unknown>, problem: null };
+  } catch (error) {
+    return { value: null, problem: `${entry.path} is not valid JSON (${(error as Error).message})` };
+  }
+}
+
+async function readDiskFree(facts: ModelFolderFacts): Promise<void> {
+  try {
+    const fsStats = await statfs(facts.inspectedDir ?? facts.mount.hostPath);
+    facts.diskFreeBytes = Number(fsStats.bavail) * Number(fsStats.bsize);
+  } catch {
+    facts.diskFreeBytes = null;
+  }
+}
+
+async function startsWith(file: string, prefix: string): Promise<boolean> {
+  try {
+    const handle = await open(file, 'r');
+    try {
+      const buffer = Buffer.alloc(prefix.length);
+      const { bytesRead } = await handle.read(buffer, 0, prefix.length, 0);
+      return bytesRead === prefix.length && buffer.toString('latin1') === prefix;
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+async function statOrError(p: string): Promise<{ ok: true; stats: Stats } | { ok: false; code: string; message: string }> {
+  try {
+    return { ok: true, stats: await stat(p) };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    const why = code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist' : code === 'EACCES' ? 'cannot be read (permission denied)' : `cannot be read (${code})`;
+    return { ok: false, code, message: `${p} ${why}` };
+  }
+}
+
+async function listNames(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch {
+    return [];
+  }
+}
+
+async function isFolder(p: string): Promise<boolean> {
+  return (await stat(p).catch(() => null))?.isDirectory() ?? false;
+}
+
+function isSafetensors(name: string): boolean {
+  return name.endsWith(SAFETENSORS_SUFFIX);
+}
