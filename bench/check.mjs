@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+// Benchmark of `guard-doctor check` on a healthy host: the BUILT program against the fake
+// nvidia-smi replaying the H100 fixture and whatever docker this machine has, compared with
+// the same raw probes run in sequence from a shell (nvidia-smi --query-gpu; docker info).
+// Targets (issue 2): check median <= 600 ms and <= 2x the raw baseline; --version <= 150 ms.
+// Prints a small table, then one JSON line `{"bench":"check", ...}` that bench/run.mjs reads.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const bin = path.join(root, 'bin', 'guard-doctor.js');
+const runs = Number(process.env.BENCH_RUNS ?? 15);
+const warmups = 2;
+
+if (!existsSync(path.join(root, 'dist', 'src', 'cli.js'))) {
+  process.stderr.write('bench/check: dist/ is missing; run `npm run build` first\n');
+  process.exit(1);
+}
+
+const env = {
+  ...process.env,
+  PATH: [path.join(root, 'test', 'helpers', 'bin'), process.env.PATH ?? ''].join(path.delimiter),
+  FAKE_NVIDIA_SMI: path.join(root, 'test', 'fixtures', 'nvidia-smi', 'h100'),
+  NO_COLOR: '1',
+  CI: '1',
+};
+
+const QUERY = '--query-gpu=index,name,uuid,driver_version,memory.total,memory.used,memory.free,compute_cap';
+const baselineScript = `nvidia-smi ${QUERY} --format=csv,noheader,nounits >/dev/null; docker info --format '{{json .}}' >/dev/null 2>&1; true`;
+
+/** Wall time of one run in ms; the command must finish within 60 s. */
+function timeOnce(command, args, check) {
+  const started = performance.now();
+  const result = spawnSync(command, args, { env, cwd: root, encoding: 'utf8', timeout: 60_000 });
+  const ms = performance.now() - started;
+  if (result.error) throw new Error(`${command} ${args.join(' ')}: ${result.error.message}`);
+  if (check) check(result);
+  return ms;
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function measure(label, command, args, check) {
+  for (let i = 0; i < warmups; i++) timeOnce(command, args, check);
+  const times = [];
+  for (let i = 0; i < runs; i++) times.push(timeOnce(command, args, check));
+  return { label, median: median(times), min: Math.min(...times), max: Math.max(...times) };
+}
+
+const checkIsJson = (result) => {
+  try {
+    const doc = JSON.parse(result.stdout);
+    if (!Array.isArray(doc.checks) || !doc.checks.some((c) => c.id === 'gpu.vram')) throw new Error('no gpu.vram entry');
+  } catch (error) {
+    throw new Error(`check --json did not print its JSON document (${error.message}); stderr: ${result.stderr.slice(0, 400)}`);
+  }
+};
+
+const baseline = measure('raw probes in sequence (sh: nvidia-smi; docker info)', '/bin/sh', ['-c', baselineScript]);
+const check = measure('guard-doctor check --json', process.execPath, [bin, 'check', '--json'], checkIsJson);
+const version = measure('guard-doctor --version', process.execPath, [bin, '--version'], (r) => {
+  if (!/^\d+\.\d+\.\d+/.test(r.stdout)) throw new Error(`--version printed ${JSON.stringify(r.stdout)}`);
+});
+
+const rows = [baseline, check, version];
+const width = Math.max(...rows.map((r) => r.label.length));
+process.stdout.write(`${'what'.padEnd(width)}  median    min      max   (${runs} runs)\n`);
+for (const r of rows) {
+  process.stdout.write(`${r.label.padEnd(width)}  ${r.median.toFixed(0).padStart(5)} ms ${r.min.toFixed(0).padStart(5)} ms ${r.max.toFixed(0).padStart(5)} ms\n`);
+}
+const ratio = check.median / baseline.median;
+process.stdout.write(`check / baseline: ${ratio.toFixed(2)}x\n`);
+
+const targets = [
+  { name: 'check median', measured: `${check.median.toFixed(0)} ms`, target: '<= 600 ms', met: check.median <= 600 },
+  { name: 'check vs raw probes', measured: `${ratio.toFixed(2)}x`, target: '<= 2x', met: ratio <= 2 },
+  { name: '--version median', measured: `${version.median.toFixed(0)} ms`, target: '<= 150 ms', met: version.median <= 150 },
+];
+process.stdout.write(
+  `${JSON.stringify({
+    bench: 'check',
+    runs,
+    checkMedianMs: Math.round(check.median),
+    baselineMedianMs: Math.round(baseline.median),
+    ratio: Number(ratio.toFixed(2)),
+    versionMedianMs: Math.round(version.median),
+    targets,
+  })}\n`,
+);

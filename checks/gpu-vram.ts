@@ -1,0 +1,213 @@
+/**
+ * gpu.vram: the chosen GPU's free (not total) memory against what the model needs, and for
+ * vLLM also `--gpu-memory-utilization` x total against free (vLLM refuses to start otherwise)
+ * and the requirement against that budget (vLLM sizes weights + KV cache into it).
+ * Sorted like NIM's profiles: fits / fits with a change (the number that works) / cannot fit.
+ */
+import { defineCheck } from '../src/check.js';
+import type { GpuInfo } from '../src/facts.js';
+import { CPU_SKIP_REASON, chooseGpu, gpuLabel, inventoryProblem } from '../src/gpu-choice.js';
+import {
+  largestFittingModelLen,
+  largestUtilization,
+  smallerModelsThatFit,
+  utilizationBudgetMiB,
+  vramRequirement,
+  type ModelFolderFigures,
+  type VramRequirement,
+} from '../src/requirements.js';
+import type { Settings } from '../src/settings.js';
+
+/** "26 GiB", "22.1 GiB": one decimal, none when whole, as people say it. */
+export function gibText(mib: number): string {
+  const tenths = Math.round((mib / 1024) * 10) / 10;
+  return `${Number.isInteger(tenths) ? tenths.toFixed(0) : tenths.toFixed(1)} GiB`;
+}
+
+interface Fit {
+  fits: boolean;
+  /** vLLM: utilization x total exceeds free, so vLLM refuses at start-up. */
+  utilizationTooHigh: boolean;
+  /** vLLM: the requirement exceeds what the utilization gives it. */
+  budgetTooSmall: boolean;
+  freeTooSmall: boolean;
+  budgetMiB: number | null;
+}
+
+function fitOf(gpu: GpuInfo, requiredMiB: number, settings: Settings): Fit | null {
+  const free = gpu.memoryFreeMiB;
+  if (free === null) return null;
+  const freeTooSmall = free < requiredMiB;
+  if (settings.server !== 'vllm' || gpu.memoryTotalMiB === null) {
+    return { fits: !freeTooSmall, utilizationTooHigh: false, budgetTooSmall: false, freeTooSmall, budgetMiB: null };
+  }
+  const budgetMiB = utilizationBudgetMiB(settings.gpuMemoryUtilization, gpu.memoryTotalMiB);
+  const utilizationTooHigh = budgetMiB > free;
+  const budgetTooSmall = requiredMiB > budgetMiB;
+  return { fits: !freeTooSmall && !utilizationTooHigh && !budgetTooSmall, utilizationTooHigh, budgetTooSmall, freeTooSmall, budgetMiB };
+}
+
+export const gpuVram = defineCheck({
+  id: 'gpu.vram',
+  title: 'Free GPU memory',
+  needs: ['gpus', 'model'],
+  skip: (settings) => (settings.cpu ? CPU_SKIP_REASON : null),
+  judge({ gpus, model }, settings) {
+    if (gpus.state !== 'ok') {
+      return { status: 'fail', ...inventoryProblem(gpus) };
+    }
+    const choice = chooseGpu(gpus.gpus, settings);
+    if (!choice.ok) return { status: 'fail', summary: choice.summary, fix: choice.fix };
+    const { gpu } = choice;
+    const folder: ModelFolderFigures | null = model ?? null;
+    const need = vramRequirement(settings.model, folder, settings.maxModelLen, settings.server);
+    const modelName = settings.model.name;
+    const measured: Record<string, unknown> = {
+      gpu: gpu.index,
+      name: gpu.name,
+      freeMiB: gpu.memoryFreeMiB,
+      totalMiB: gpu.memoryTotalMiB,
+      requiredMiB: need.requiredMiB,
+      maxModelLen: need.maxModelLen,
+      weightsMiB: need.weightsMiB,
+      kvCacheMiB: need.kvCacheMiB,
+      figuresFrom: need.figures.archSource === 'config.json' || need.figures.weightSource === 'model folder' ? 'model folder' : 'built-in',
+      ...(settings.server === 'vllm' ? { gpuMemoryUtilization: settings.gpuMemoryUtilization } : {}),
+    };
+    const details = [breakdown(need), ...need.figures.notes];
+    if (choice.reason === 'most-free') details.push(`GPU ${gpu.index} chosen: it has the most free memory (pick another with --gpu)`);
+
+    const fit = fitOf(gpu, need.requiredMiB, settings);
+    if (fit === null) {
+      const total = gpu.memoryTotalMiB;
+      if (total !== null && total < need.requiredMiB) {
+        return {
+          status: 'fail',
+          summary: `${gpuLabel(gpu)} has ${gibText(total)} in all; ${modelName} needs at least ${gibText(need.requiredMiB)}`,
+          fix: smallerModelFix(settings, need, total, total)?.fix ?? 'serve on a GPU with more memory',
+          measured,
+          details,
+        };
+      }
+      return {
+        status: 'warn',
+        summary: `could not measure free memory on ${gpuLabel(gpu)} (nvidia-smi reports [N/A], as on unified-memory machines); ${modelName} needs at least ${gibText(need.requiredMiB)}`,
+        fix: `make sure ${gibText(need.requiredMiB)} of memory is free before starting (on unified-memory machines \`free -g\` shows it)`,
+        measured,
+        details,
+      };
+    }
+
+    const free = gpu.memoryFreeMiB!;
+    const total = gpu.memoryTotalMiB;
+    const ofTotal = total !== null ? ` of ${gibText(total)}` : '';
+    const base = `GPU ${gpu.index} has ${gibText(free)} free${ofTotal}; ${modelName} needs at least ${gibText(need.requiredMiB)}`;
+    const contextText = settings.server === 'vllm' ? ` at --max-model-len ${settings.maxModelLen}` : '';
+
+    if (fit.fits) {
+      const budget = fit.budgetMiB !== null ? `; --gpu-memory-utilization ${settings.gpuMemoryUtilization} gives it ${gibText(fit.budgetMiB)}` : '';
+      return { status: 'pass', summary: `${base}${contextText}${budget}`, measured, details };
+    }
+
+    const reasons: string[] = [];
+    if (fit.utilizationTooHigh) reasons.push(`--gpu-memory-utilization ${settings.gpuMemoryUtilization} asks for ${gibText(fit.budgetMiB!)}, more than is free (vLLM refuses to start)`);
+    else if (fit.budgetTooSmall && !fit.freeTooSmall) reasons.push(`--gpu-memory-utilization ${settings.gpuMemoryUtilization} gives it only ${gibText(fit.budgetMiB!)}`);
+
+    const ways = waysOut(gpus.gpus, gpu, need, folder, settings, fit);
+    Object.assign(measured, ways.measured);
+    return {
+      status: 'fail',
+      summary: `${base}${contextText}${reasons.length ? `; ${reasons.join('; ')}` : ''}`,
+      fix: ways.fixes.join('; or ') || 'serve on a GPU with more free memory',
+      measured,
+      details,
+    };
+  },
+});
+
+function breakdown(need: VramRequirement): string {
+  const floor = need.floorMiB !== null && need.floorMiB > need.formulaMiB ? `; the field floor of ${gibText(need.floorMiB)} is higher and wins` : '';
+  return (
+    `needs ${need.requiredMiB} MiB: weights ${need.weightsMiB} MiB (${need.figures.weightSource}) + KV cache ${need.kvCacheMiB} MiB ` +
+    `(${need.maxModelLen} tokens x ${need.kvBytesPerToken / 1024} KiB, ${need.figures.archSource}) + runtime ${need.runtimeMiB} MiB + margin ${need.marginMiB} MiB${floor}`
+  );
+}
+
+/** Every change that would make it fit, each with the number that works, most direct first. */
+function waysOut(
+  all: readonly GpuInfo[],
+  gpu: GpuInfo,
+  need: VramRequirement,
+  folder: ModelFolderFigures | null,
+  settings: Settings,
+  fit: Fit,
+): { fixes: string[]; measured: Record<string, unknown> } {
+  const fixes: string[] = [];
+  const measured: Record<string, unknown> = {};
+  const free = gpu.memoryFreeMiB!;
+  const total = gpu.memoryTotalMiB;
+
+  const other = all
+    .filter((g) => g.index !== gpu.index && fitOf(g, need.requiredMiB, settings)?.fits)
+    .sort((a, b) => (b.memoryFreeMiB ?? 0) - (a.memoryFreeMiB ?? 0))[0];
+  if (other) {
+    fixes.push(`use --gpu ${other.index} (${other.name}, ${gibText(other.memoryFreeMiB!)} free)`);
+    measured.suggestedGpu = other.index;
+  }
+
+  if (settings.server === 'vllm' && total !== null) {
+    const maxUtilization = largestUtilization(free, total);
+    const neededUtilization = Math.ceil((need.requiredMiB * 100) / total - 1e-9) / 100;
+    if (fit.utilizationTooHigh || fit.budgetTooSmall) {
+      if (neededUtilization <= maxUtilization && neededUtilization <= 1) {
+        // The model fits in what is free; only the fraction is off.
+        const utilization = Math.min(Math.max(settings.gpuMemoryUtilization, neededUtilization), maxUtilization);
+        fixes.push(`start with --gpu-memory-utilization ${utilization.toFixed(2)}`);
+        measured.suggestedGpuMemoryUtilization = utilization;
+      } else {
+        const keepUtilization = settings.gpuMemoryUtilization <= maxUtilization;
+        const utilization = keepUtilization ? settings.gpuMemoryUtilization : maxUtilization;
+        const budget = utilizationBudgetMiB(utilization, total);
+        const length = largestFittingModelLen(settings.model, folder, budget, settings.maxModelLen);
+        if (length !== null && length < settings.maxModelLen) {
+          fixes.push(`start with --max-model-len ${length}${keepUtilization ? '' : ` --gpu-memory-utilization ${utilization.toFixed(2)}`}`);
+          measured.suggestedMaxModelLen = length;
+          if (!keepUtilization) measured.suggestedGpuMemoryUtilization = utilization;
+        }
+      }
+    }
+  }
+
+  const smaller = smallerModelFix(settings, need, free, total);
+  if (smaller) {
+    fixes.push(smaller.fix);
+    measured.suggestedModel = smaller.model;
+  }
+
+  const heldMiB = gpu.memoryUsedMiB ?? (total !== null ? total - free : 0);
+  const emptyBudget = total === null ? null : settings.server === 'vllm' ? utilizationBudgetMiB(settings.gpuMemoryUtilization, total) : total;
+  if (heldMiB >= 1024 && (emptyBudget === null || emptyBudget >= need.requiredMiB)) {
+    fixes.push(`free memory on GPU ${gpu.index} (${gibText(heldMiB)} in use; \`nvidia-smi\` lists the processes holding it)`);
+  } else if (emptyBudget !== null && emptyBudget < need.requiredMiB && fixes.length === 0) {
+    fixes.push(`GPU ${gpu.index} is too small for ${need.model} even when empty; serve on a GPU with at least ${gibText(need.requiredMiB)} free`);
+  }
+  return { fixes, measured };
+}
+
+/** What a model may use on this GPU: free memory, or for vLLM the largest fraction vLLM accepts. */
+function budgetFor(settings: Settings, free: number, total: number | null): number {
+  if (settings.server !== 'vllm' || total === null) return free;
+  return utilizationBudgetMiB(Math.min(settings.gpuMemoryUtilization, largestUtilization(free, total)), total);
+}
+
+/** The largest smaller model that fits, with the --gpu-memory-utilization it needs when the current one is refused. */
+function smallerModelFix(settings: Settings, need: VramRequirement, free: number, total: number | null): { fix: string; model: string } | null {
+  const smaller = smallerModelsThatFit(settings.model, budgetFor(settings, free, total), settings.maxModelLen, settings.server)[0];
+  if (!smaller) return null;
+  const smallerNeed = vramRequirement(smaller, null, settings.maxModelLen, settings.server);
+  let utilization = '';
+  if (settings.server === 'vllm' && total !== null && utilizationBudgetMiB(settings.gpuMemoryUtilization, total) > free) {
+    utilization = ` --gpu-memory-utilization ${largestUtilization(free, total).toFixed(2)}`;
+  }
+  return { fix: `use --model ${smaller.name}${utilization} (needs ${gibText(smallerNeed.requiredMiB)}, not ${gibText(need.requiredMiB)})`, model: smaller.name };
+}
