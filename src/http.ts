@@ -98,9 +98,11 @@ export function request(options: HttpRequest): Promise<HttpResponse> {
             chunks.push(chunk.subarray(0, maxBodyBytes - bytes));
             bytes = maxBodyBytes;
             truncated = true;
+            // Settle first: destroying the response emits 'aborted' at once, which would
+            // otherwise turn a cut-off answer into a reset.
+            done();
             // Stop reading: the rest is never buffered, and the socket is not reused.
             res.destroy();
-            done();
             return;
           }
           chunks.push(chunk);

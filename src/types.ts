@@ -45,6 +45,10 @@ export interface CaseResult {
   tags?: string[];
   /** Raw text the server answered (cut), for reports. */
   raw?: string;
+  /** HTTP status of the answer, when one came back. */
+  httpStatus?: number;
+  /** web: the level the server's own app derived from its text. */
+  serverLevel?: string;
 }
 
 export interface LaunchInfo {
