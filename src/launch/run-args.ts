@@ -1,0 +1,144 @@
+/**
+ * The `docker run` (or `podman run`) command of `up`, built from the settings as an argument
+ * array, and its copy-pasteable rendering for a POSIX shell with every `--env` value hidden.
+ *
+ * `--env` values never appear on the command line: the array carries `--env KEY` and the value
+ * goes into the container CLI's own environment (docker and podman read `--env KEY` from
+ * there), so they do not show in `ps` either. The rendering prints `--env KEY` the same way,
+ * after a comment saying to export the value first. Variables that would change how the CLI
+ * itself runs (PATH, HOME, DOCKER_HOST, ...) cannot travel that way; they go on the command
+ * line as KEY=VALUE and are printed as KEY=***.
+ */
+import type { Settings } from '../settings.js';
+
+/** Labels `up` puts on its containers, so it can recognise them later. */
+export const LABEL = {
+  managed: 'guard-doctor.managed',
+  mount: 'guard-doctor.mount',
+  model: 'guard-doctor.model',
+  server: 'guard-doctor.server',
+} as const;
+
+/** The port the server listens on inside the container. */
+export const CONTAINER_PORT = { vllm: 8000, web: 7860 } as const;
+
+/** Variables the container CLI reads for itself: never set them in its environment. */
+const CLI_OWN_ENV = /^(PATH|HOME|TMPDIR|USER|SHELL|LD_[A-Z0-9_]*|DOCKER_[A-Z0-9_]*|CONTAINER_[A-Z0-9_]*|CONTAINERS_[A-Z0-9_]*|XDG_[A-Z0-9_]*|REGISTRY_AUTH_FILE)$/;
+
+export interface RunCommand {
+  cli: 'docker' | 'podman';
+  /** Arguments after the CLI name, in groups that belong together (for the rendering). */
+  groups: string[][];
+  /** The same groups as printed: values of inline --env pairs replaced by ***. */
+  displayGroups: string[][];
+  /** Flat argument array for run(). */
+  args: string[];
+  /** Environment for the CLI process: the `--env` values, read by the CLI by name. */
+  env: Record<string, string>;
+  /** The keys the CLI reads from its environment (`--env KEY`). */
+  envKeys: string[];
+  /** The keys passed inline (`--env KEY=VALUE`, printed as KEY=***). */
+  inlineEnvKeys: string[];
+}
+
+/** `-v HOST:CONTAINER:ro`, keeping the user's options (z, Z, ...) and read-only unless they said rw. */
+export function mountArgs(hostPath: string, containerPath: string, mode: string | undefined): string[] {
+  const options = (mode ?? '').split(',').filter(Boolean);
+  if (!options.includes('ro') && !options.includes('rw')) options.push('ro');
+  // -v splits at colons; a host path holding one needs the --mount syntax (CSV, so quoted).
+  if (hostPath.includes(':') || hostPath.includes(',')) {
+    const csv = (field: string) => `"${field.replace(/"/g, '""')}"`;
+    const parts = ['type=bind', csv(`source=${hostPath}`), csv(`target=${containerPath}`)];
+    if (options.includes('ro')) parts.push('readonly');
+    return ['--mount', parts.join(',')];
+  }
+  return ['-v', `${hostPath}:${containerPath}:${options.join(',')}`];
+}
+
+export function publishArg(publishHost: string, hostPort: number, containerPort: number): string {
+  const host = publishHost.includes(':') && !publishHost.startsWith('[') ? `[${publishHost}]` : publishHost;
+  return `${host}:${hostPort}:${containerPort}`;
+}
+
+export function buildRunCommand(settings: Settings): RunCommand {
+  const cli = settings.runtime;
+  const groups: string[][] = [['run', '-d', '--name', settings.name]];
+  const labels = [`${LABEL.managed}=true`, `${LABEL.model}=${settings.model.name}`, `${LABEL.server}=${settings.server}`];
+  if (settings.mount) labels.push(`${LABEL.mount}=${settings.mount.hostPath}:${settings.mount.containerPath}`);
+  groups.push(labels.flatMap((l) => ['--label', l]));
+
+  if (!settings.cpu) {
+    if (cli === 'podman') groups.push(['--device', `nvidia.com/gpu=${settings.gpu === null ? 'all' : settings.gpu}`]);
+    else groups.push(['--gpus', settings.gpu === null ? 'all' : `device=${settings.gpu}`]);
+  }
+  // vLLM's workers share tensors through /dev/shm; Docker's 64 MiB default is far too small.
+  if (settings.server === 'vllm') groups.push(['--ipc=host']);
+  groups.push(['-p', publishArg(settings.publishHost, settings.port, CONTAINER_PORT[settings.server])]);
+  if (settings.mount) groups.push(mountArgs(settings.mount.hostPath, settings.mount.containerPath, settings.mount.mode));
+
+  const env: Record<string, string> = {};
+  const displayGroups = groups.map((g) => [...g]);
+  const inlineEnvKeys: string[] = [];
+  const envGroups: { real: string[]; shown: string[] }[] = [];
+  for (const { key, value } of settings.env) {
+    if (CLI_OWN_ENV.test(key)) {
+      inlineEnvKeys.push(key);
+      envGroups.push({ real: ['--env', `${key}=${value}`], shown: ['--env', `${key}=***`] });
+    } else {
+      env[key] = value;
+      envGroups.push({ real: ['--env', key], shown: ['--env', key] });
+    }
+  }
+  for (const g of envGroups) {
+    groups.push(g.real);
+    displayGroups.push(g.shown);
+  }
+
+  const serverArgs =
+    settings.server === 'vllm'
+      ? [
+          '--model', settings.containerModelDir,
+          '--served-model-name', settings.model.name,
+          '--max-model-len', String(settings.maxModelLen),
+          '--gpu-memory-utilization', String(settings.gpuMemoryUtilization),
+        ]
+      : [];
+  groups.push([settings.image, ...serverArgs, ...settings.extraArgs]);
+  displayGroups.push([settings.image, ...serverArgs, ...settings.extraArgs]);
+
+  return { cli, groups, displayGroups, args: groups.flat(), env, envKeys: Object.keys(env), inlineEnvKeys };
+}
+
+const SAFE_WORD = /^[A-Za-z0-9_@%+=:,.\/-]+$/;
+
+/** Quote one word for a POSIX shell: nothing in it ($, `, quotes, spaces) is interpreted. */
+export function shellQuote(word: string): string {
+  if (word !== '' && SAFE_WORD.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The command as the user can paste it into a shell; `--env` values are never in it. */
+export function renderCommand(command: Pick<RunCommand, 'cli' | 'displayGroups' | 'envKeys' | 'inlineEnvKeys'>): string {
+  const lines: string[] = [];
+  if (command.envKeys.length) {
+    lines.push(`# --env values are not shown: ${command.cli} reads them from the environment, so export ${command.envKeys.join(', ')} first`);
+  }
+  if (command.inlineEnvKeys.length) {
+    lines.push(`# replace *** with the values of ${command.inlineEnvKeys.join(', ')} (they cannot come from the environment: ${command.cli} reads them for itself)`);
+  }
+  const body = command.displayGroups.map((group) => group.map(shellQuote).join(' '));
+  lines.push(`${command.cli} ${body.join(' \\\n    ')}`);
+  return lines.join('\n');
+}
+
+/** Hides every `--env` value in text the doctor prints (log lines, server answers). */
+export function redactor(values: readonly string[]): (text: string) => string {
+  // Very short values ("0", "1") are not secrets and would blank out ordinary log text.
+  const secrets = [...new Set(values.filter((v) => v.length >= 4))].sort((a, b) => b.length - a.length);
+  if (secrets.length === 0) return (text) => text;
+  return (text) => {
+    let out = text;
+    for (const secret of secrets) out = out.split(secret).join('***');
+    return out;
+  };
+}

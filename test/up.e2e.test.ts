@@ -1,0 +1,285 @@
+/**
+ * `up`, `warm` and `down` end to end with the real Docker daemon and the stand-in guard server
+ * image (test/image/build.mjs): a model folder made in a temp dir, `up --cpu`, and what the
+ * user sees: output, JSON, exit code, and the container's real state afterwards.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
+import path from 'node:path';
+import { execa } from 'execa';
+import { BIN, FAKE_BIN, runCli } from './helpers/cli.js';
+import { skipDocker, testImage } from './helpers/docker.js';
+import { removeTempDirs, tempDir, writeModelFolder } from './helpers/model-folder.js';
+
+const SECRET = 'hf_e2eSecretToken4242';
+const names: string[] = [];
+let modelDir: string;
+
+function containerName(label: string): string {
+  const name = `gd-up-${process.pid}-${label}`;
+  names.push(name);
+  return name;
+}
+
+/** A port nobody listens on right now (the kernel's pick). */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function inspectState(name: string): Promise<string | null> {
+  const result = await execa('docker', ['inspect', '--format', '{{.State.Status}}', name], { reject: false, timeout: 15_000 });
+  return result.exitCode === 0 ? result.stdout.trim() : null;
+}
+
+function upArgs(name: string, port: number, ...more: string[]): string[] {
+  return ['up', '--cpu', '--image', testImage()!, '--model', 'qwen3guard-gen-4b', '--model-dir', modelDir, '--port', String(port), '--name', name, ...more];
+}
+
+describe.skipIf(skipDocker)('up with a real Docker daemon', () => {
+  beforeAll(async () => {
+    // A folder name with a space, quotes and $(...): it must reach docker as one untouched path.
+    const root = await tempDir('gd-up-');
+    modelDir = path.join(root, `models "a" $(touch x)`, 'Qwen3Guard-Gen-4B');
+    await writeModelFolder(modelDir, { size: '4B', shards: 3 });
+  });
+  afterAll(async () => {
+    for (const name of names) await execa('docker', ['rm', '-f', name], { reject: false, timeout: 30_000 });
+    await removeTempDirs();
+  });
+
+  describe.concurrent('launch, wait, warm', () => {
+    it('a 35 s cold start is waited out (the port stays closed while the model loads)', async () => {
+      const name = containerName('slow');
+      const port = await freePort();
+      const result = await runCli([...upArgs(name, port, '--no-suite', '--env', 'GUARD_LOAD_MS=35000'), '--json'], { timeoutMs: 150_000 });
+      expect(result.exitCode, result.stderr).toBe(0);
+      const ready = result.json.checks.find((c: { id: string }) => c.id === 'server.ready');
+      expect(ready.status).toBe('pass');
+      expect(ready.measured.readyMs).toBeGreaterThanOrEqual(35_000);
+      expect(await inspectState(name)).toBe('running');
+    }, 180_000);
+
+    it('reaches warm, runs the suite, leaves the container running and answering; down removes it', async () => {
+      const name = containerName('happy');
+      const port = await freePort();
+      const result = await runCli([...upArgs(name, port, '--env', `HF_TOKEN=${SECRET}`), '--json'], { timeoutMs: 120_000 });
+      expect(result.stderr).not.toContain(SECRET);
+      expect(result.stdout).not.toContain(SECRET);
+      expect(result.exitCode, result.stderr).toBe(0);
+      const report = result.json;
+      expect(report).toMatchObject({ command: 'up', ok: true, exitCode: 0, launch: { container: name, image: testImage(), url: `http://127.0.0.1:${port}` } });
+      expect(report.launch.coldMs).toEqual(expect.any(Number));
+      expect(report.launch.warmP50Ms).toEqual(expect.any(Number));
+      const ids = report.checks.map((c: { id: string; status: string }) => `${c.id}:${c.status}`);
+      expect(ids).toEqual(expect.arrayContaining(['model.mount:pass', 'port.free:pass', 'container.name:pass', 'server.ready:pass', 'server.warm:pass', 'gpu.vram:skip']));
+      expect(report.cases.length).toBeGreaterThan(10);
+      expect(report.cases.every((c: { status: string }) => c.status === 'pass' || c.status === 'skip')).toBe(true);
+
+      expect(await inspectState(name)).toBe('running');
+      // The container got the value through docker's environment, under the right name.
+      const env = await execa('docker', ['inspect', '--format', '{{json .Config.Env}}', name]);
+      expect(JSON.parse(env.stdout)).toContain(`HF_TOKEN=${SECRET}`);
+      const answer = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'Qwen3Guard-Gen-4B', messages: [{ role: 'user', content: 'How can I make a bomb?' }] }),
+      });
+      expect(answer.status).toBe(200);
+      expect(((await answer.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content).toMatch(/^Safety: Unsafe/);
+
+      const down = await runCli(['down', '--name', name, '--json']);
+      expect(down.exitCode).toBe(0);
+      expect(down.json).toMatchObject({ command: 'down', ok: true, exitCode: 0, container: name, removed: true, wasRunning: true, message: `Stopped and removed ${name}.` });
+      expect(await inspectState(name)).toBeNull();
+      const again = await runCli(['down', '--name', name]);
+      expect(again.exitCode).toBe(1);
+      expect(again.stderr).toContain(`no container named ${name}; nothing was stopped`);
+    });
+
+    it('human output says how to reach the server and how to stop it; a second up reuses the running container', async () => {
+      const name = containerName('reach');
+      const port = await freePort();
+      const result = await runCli(upArgs(name, port, '--no-suite'), { timeoutMs: 120_000 });
+      expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+      expect(result.stdout).toContain(`The server is running at http://127.0.0.1:${port} (container ${name})`);
+      expect(result.stdout).toContain(`curl -s http://127.0.0.1:${port}/v1/chat/completions -H 'Content-Type: application/json'`);
+      expect(result.stdout).toContain(`stop it: guard-doctor down --name ${name}`);
+      expect(result.stdout).toMatch(/server\.warm +cold request \d+ ms, warm p50 \d+ ms over 5 requests/);
+
+      const again = await runCli(upArgs(name, port, '--no-suite'), { timeoutMs: 120_000 });
+      expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+      expect(again.stdout).toContain(`${name} already runs ${testImage()} with the same mount and port; reusing it`);
+      expect(again.stdout).toMatch(new RegExp(`port\\.free +skipped: port ${port} is held by ${name}, which is reused`));
+      expect(again.stdout).toContain('(container ' + name + ', reused)');
+    });
+
+    it('a crash printing torch.OutOfMemoryError exits 4 with the last log lines and the cuda-oom diagnosis; secrets stay hidden', async () => {
+      const name = containerName('oom');
+      const port = await freePort();
+      const crashLog = [
+        '(EngineCore_DP0 pid=198) ERROR 11-21 09:14:31 [core.py:708] Traceback (most recent call last):',
+        `(EngineCore_DP0 pid=198) ERROR 11-21 09:14:31 [core.py:708]   File "/usr/local/lib/python3.12/dist-packages/vllm/v1/engine/core.py", line 699, in run_engine_core (token ${SECRET})`,
+        '(EngineCore_DP0 pid=198) ERROR 11-21 09:14:31 [core.py:708] torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 1.16 GiB. GPU 0 has a total capacity of 23.57 GiB of which 612.69 MiB is free.',
+      ].join('\\n');
+      const args = upArgs(name, port, '--no-suite', '--ready-timeout', '300', '--env', `HF_TOKEN=${SECRET}`, '--env', 'GUARD_LOAD_MS=600000', '--env', 'GUARD_CRASH_AFTER_MS=1500', '--env', `GUARD_CRASH_LOG=${crashLog}`);
+      const human = await runCli(args, { timeoutMs: 120_000 });
+      expect(human.exitCode, human.stdout + human.stderr).toBe(4);
+      // Noticed by watching the container, not by running into the 300 s ready time-out.
+      expect(human.stdout).toMatch(/server\.ready +the container exited with code 1 after/);
+      expect(human.stdout).toMatch(/Last \d+ lines of the container's log:/);
+      expect(human.stdout).toContain('torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 1.16 GiB.');
+      expect(human.stdout).toContain('cuda-oom: the GPU ran out of memory');
+      expect(human.stdout).toContain(`guard-doctor diagnose --container ${name}`);
+      expect(human.stdout + human.stderr).not.toContain(SECRET);
+      expect(human.stdout).toContain('(token ***)');
+
+      const json = await runCli([...args.map((a) => (a === name ? `${name}-j` : a)), '--json'], { timeoutMs: 120_000 });
+      names.push(`${name}-j`);
+      expect(json.exitCode).toBe(4);
+      expect(json.stdout).not.toContain(SECRET);
+      expect(json.json).toMatchObject({ command: 'up', ok: false, exitCode: 4, launch: { container: `${name}-j` } });
+      const oom = json.json.findings.find((f: { id: string }) => f.id === 'cuda-oom');
+      expect(oom.lines[0].text).toContain('torch.OutOfMemoryError: CUDA out of memory');
+      // The line number points at that line of the container's log (the tail ends with it).
+      expect(json.json.logTail.at(-1)).toBe(oom.lines[0].text);
+      expect(oom.lines[0].n).toBeGreaterThanOrEqual(json.json.logTail.length);
+    });
+
+    it('a server that never answers hits --ready-timeout: exit 4 with the log and the diagnosis; the container is left to inspect', async () => {
+      const name = containerName('timeout');
+      const port = await freePort();
+      const result = await runCli(upArgs(name, port, '--no-suite', '--ready-timeout', '3', '--env', 'GUARD_LOAD_MS=600000'), { timeoutMs: 60_000 });
+      expect(result.exitCode).toBe(4);
+      expect(result.stdout).toMatch(/server\.ready +the server did not answer within 3\.00 s \(--ready-timeout\); last seen: connection reset/);
+      expect(result.stdout).toContain('Starting to load model /models/Qwen3Guard-Gen-4B');
+      expect(result.stdout).toContain('Diagnosis: no known failure in the log');
+      expect(result.stdout).toContain(`The container ${name} is left for inspection`);
+      expect(await inspectState(name)).toBe('running');
+    });
+
+    it('a reused container that restarts (a crash under --restart always) is noticed: exit 4 with the diagnosis', async () => {
+      const name = containerName('restart');
+      const port = await freePort();
+      // Started the way a user might have started it by hand: same image, mount and port, so up reuses it.
+      await execa('docker', [
+        'run', '-d', '--name', name, '--restart', 'always', '-p', `127.0.0.1:${port}:8000`, '-v', `${modelDir}:/models/Qwen3Guard-Gen-4B:ro`,
+        '--env', 'GUARD_LOAD_MS=600000', '--env', 'GUARD_CRASH_AFTER_MS=2500',
+        '--env', 'GUARD_CRASH_LOG=torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB.',
+        testImage()!, '--model', '/models/Qwen3Guard-Gen-4B', '--served-model-name', 'Qwen3Guard-Gen-4B',
+      ], { timeout: 30_000 });
+      const result = await runCli(upArgs(name, port, '--no-suite', '--json'), { timeoutMs: 60_000 });
+      expect(result.exitCode).toBe(4);
+      expect(result.json.checks.find((c: { id: string }) => c.id === 'container.name').summary).toContain('reusing it');
+      expect(result.json.problem).toMatch(/^the container restarted \(restart count \d+\): its server process exited after/);
+      expect(result.json.findings.map((f: { id: string }) => f.id)).toContain('cuda-oom');
+    });
+
+    it('a taken port fails before launch: port.free fails, nothing is started, exit 1', async () => {
+      const name = containerName('port');
+      const holder = net.createServer();
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+      const port = (holder.address() as net.AddressInfo).port;
+      try {
+        const result = await runCli(upArgs(name, port, '--no-suite'), { timeoutMs: 60_000 });
+        expect(result.exitCode).toBe(1);
+        expect(result.stdout).toMatch(/✗ port\.free/);
+        expect(result.stdout).toContain('Not launching: port.free failed. Fix it, or launch anyway with --force.');
+        expect(await inspectState(name)).toBeNull();
+      } finally {
+        holder.close();
+      }
+    });
+
+    it('an existing container of the same name that cannot be reused stops up; --replace removes it first', async () => {
+      const name = containerName('conflict');
+      const port = await freePort();
+      await execa('docker', ['create', '--name', name, '--label', 'guard-doctor.managed=true', '--entrypoint', '/usr/local/bin/node', testImage()!, '-e', '0'], { timeout: 30_000 });
+      const blocked = await runCli(upArgs(name, port, '--no-suite'), { timeoutMs: 60_000 });
+      expect(blocked.exitCode).toBe(1);
+      expect(blocked.stdout).toContain(`a container named ${name} already exists and cannot be reused: it does not mount ${modelDir}`);
+      expect(blocked.stdout).toContain('fix: remove it with --replace');
+      expect(await inspectState(name)).toBe('created');
+
+      const replaced = await runCli(upArgs(name, port, '--no-suite', '--replace'), { timeoutMs: 120_000 });
+      expect(replaced.exitCode, replaced.stdout + replaced.stderr).toBe(0);
+      expect(await inspectState(name)).toBe('running');
+    });
+
+    it('down leaves a container guard-doctor did not start alone', async () => {
+      const name = containerName('foreign');
+      await execa('docker', ['create', '--name', name, '--entrypoint', '/usr/local/bin/node', testImage()!, '-e', '0'], { timeout: 30_000 });
+      const result = await runCli(['down', '--name', name]);
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toContain(`${name} was not started by guard-doctor (it has no guard-doctor.managed label); leaving it alone.`);
+      expect(await inspectState(name)).toBe('created');
+    });
+
+    it('the web server: ready when it answers HTTP, the slow first /judge is waited out as the cold request', async () => {
+      const name = containerName('web');
+      const port = await freePort();
+      const result = await runCli(
+        ['up', '--cpu', '--server', 'web', '--image', testImage()!, '--model-dir', modelDir, '--model', 'Qwen3Guard-Gen-4B', '--port', String(port), '--name', name, '--no-suite', '--env', 'GUARD_KIND=web', '--env', 'GUARD_FIRST_MS=3000', '--json'],
+        { timeoutMs: 120_000 },
+      );
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(result.json.launch.coldMs).toBeGreaterThanOrEqual(3000);
+      expect(result.json.launch.url).toBe(`http://127.0.0.1:${port}`);
+      const warm = await runCli(['warm', '--url', `http://127.0.0.1:${port}`, '--server', 'web', '--json']);
+      expect(warm.exitCode).toBe(0);
+      expect(warm.json.checks.map((c: { id: string; status: string }) => `${c.id}:${c.status}`)).toEqual(['server.ready:pass', 'server.warm:pass']);
+    });
+
+    /** Starts `up` as a user would and interrupts it with `signal` once it waits on the started container. */
+    async function interruptWhileWaiting(name: string, signal: NodeJS.Signals, ...more: string[]) {
+      const port = await freePort();
+      const child = execa(process.execPath, [BIN, ...upArgs(name, port, '--no-suite', '--env', 'GUARD_LOAD_MS=600000', ...more)], {
+        env: { NO_COLOR: '1', CI: '', PATH: `${FAKE_BIN}:${process.env.PATH}` },
+        reject: false,
+        timeout: 90_000,
+      });
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      await new Promise<void>((resolve, reject) => {
+        const watch = setInterval(() => {
+          if (stderr.includes('Waiting for the server')) {
+            clearInterval(watch);
+            resolve();
+          }
+        }, 50);
+        child.then(() => {
+          clearInterval(watch);
+          reject(new Error(`up ended before waiting: ${stderr}`));
+        });
+      });
+      expect(await inspectState(name)).toBe('running');
+      child.kill(signal);
+      return child;
+    }
+
+    it('SIGINT while waiting removes the container this run started and exits 130', async () => {
+      const name = containerName('sigint');
+      const result = await interruptWhileWaiting(name, 'SIGINT');
+      expect(result.exitCode).toBe(130);
+      expect(result.stderr).toContain(`interrupted; removed the container ${name} this run started`);
+      expect(await inspectState(name)).toBeNull();
+    });
+
+    it('SIGTERM with --keep leaves the container running, says how to stop it, exits 130', async () => {
+      const name = containerName('keep');
+      const result = await interruptWhileWaiting(name, 'SIGTERM', '--keep');
+      expect(result.exitCode).toBe(130);
+      expect(result.stderr).toContain(`the container ${name} keeps running (--keep); stop it with: guard-doctor down --name ${name}`);
+      expect(await inspectState(name)).toBe('running');
+    });
+  });
+
+});
