@@ -20,7 +20,9 @@ export async function createProgress(options: { enabled: boolean; heartbeatMs?: 
   if (!options.enabled) {
     return { update() {}, log() {}, succeed() {}, fail() {}, stop() {} };
   }
-  if (plainProgress()) {
+  // A terminal that reports no width (some `script` and CI pseudo-terminals) makes ora's
+  // line-clearing arithmetic print cursor movements without end: use plain lines there.
+  if (plainProgress() || !(process.stderr.columns > 0)) {
     let last = 0;
     let current = options.initial ?? '';
     if (current) {
