@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 180_000,
     pool: 'forks',
+    // Builds the stand-in guard server image once per run (needs Docker; see the file).
+    globalSetup: ['test/global-setup.ts'],
   },
 });

@@ -80,7 +80,10 @@ Examples:
   guard-doctor suite --url http://127.0.0.1:8000 --junit suite.xml`,
     );
 
-  reportOptions(modelOptions(program.command('check').description('preflight checks of this host for one model and one way of serving it; starts nothing')));
+  reportOptions(modelOptions(program.command('check').description('preflight checks of this host for one model and one way of serving it; starts nothing')))
+    // The runtime and the publish address decide docker.gpu and port.free, as for up.
+    .addOption(new Option('--runtime <cli>', 'container CLI').choices(['docker', 'podman']))
+    .option('--publish-host <address>', 'address the port is published on (default 127.0.0.1)');
 
   const up = reportOptions(
     suiteOptions(modelOptions(program.command('up').description('check, start the serving container, wait, warm it and run the suite; leaves it running'))),
@@ -107,7 +110,8 @@ Examples:
       .option('--model <name>', 'served model name (vllm; default: asked from /v1/models)')
       .option('--server <kind>', 'vllm or web (default vllm)')
       .option('--ready-timeout <sec>', 'give up waiting for the server to answer (default 900)')
-      .option('--warm-timeout <sec>', 'time limit for the first (cold) request (default 600)'),
+      .option('--warm-timeout <sec>', 'time limit for the first (cold) request (default 600)')
+      .option('--request-timeout <sec>', 'time limit for each warm request after the first (default 120)'),
     false,
   );
 
@@ -161,6 +165,9 @@ Examples:
       .option('--url <url>', 'also drive the suite in a loop against this server while watching')
       .option('--server <kind>', 'vllm or web, with --url (default vllm)')
       .option('--model <name>', 'served model name, with --url')
+      .option('--request-timeout <sec>', 'time limit for one suite request, with --url (default 120)')
+      .option('--cases <file>', 'the suite file to drive, with --url (default: the bundled suite)')
+      .option('--tag <tag>', 'drive only cases with this tag, with --url (repeatable)', collect)
       .option('--gpu <index>', 'only this GPU')
       .option('--probe-timeout <sec>', 'time limit for each nvidia-smi call (default 10)'),
     false,

@@ -60,7 +60,12 @@ export interface RuntimeInfo {
   /** CDI spec folders the daemon reads, and the NVIDIA devices found in specs there. */
   cdiSpecDirs: string[];
   cdiNvidiaDevices: string[];
-  /** The NVIDIA runtime or an NVIDIA CDI spec is registered. */
+  /**
+   * nvidia-container-runtime-hook on this machine: Docker's `--gpus` works with it even when
+   * the nvidia runtime is not registered. null when absent or the daemon is remote.
+   */
+  nvidiaHookPath: string | null;
+  /** The NVIDIA runtime, the hook, or an NVIDIA CDI spec the runtime reads is there. */
   gpuRuntimeRegistered: boolean;
 }
 
@@ -89,9 +94,16 @@ export interface PortInfo {
   port: number;
   host: string;
   free: boolean;
+  /**
+   * What trying to listen there found: `untested` when the doctor could not try (a port below
+   * 1024 without root), `address-not-local` when the publish address is not this machine's.
+   */
+  state: 'free' | 'in-use' | 'address-not-local' | 'untested';
   /** Who holds it, when that could be learnt (e.g. a container name). */
   holder: string | null;
   message: string | null;
+  /** A nearby port that is free, when this one is taken. */
+  alternative: number | null;
 }
 
 export interface Facts {

@@ -33,6 +33,8 @@ export interface Settings {
   command: string;
   cwd: string;
   model: ModelSpec;
+  /** The user named the model (flag or config), as opposed to the default. */
+  modelGiven: boolean;
   server: ServerKind;
   mount: Mount | null;
   containerModelDir: string;
@@ -214,6 +216,7 @@ export function resolveSettings(command: string, flags: RawOptions, config: RawO
     command,
     cwd,
     model,
+    modelGiven: merged.model !== undefined,
     server,
     mount,
     containerModelDir,
