@@ -17,6 +17,7 @@
 import { DEFAULT_MAX_BODY_BYTES, HttpError, joinUrl, parseJson, request, type HttpFailureKind, type HttpResponse } from './http.js';
 import { parseVerdict, toVerdict, type ParsedVerdict } from './verdict.js';
 import type { ServerKind, Verdict } from './types.js';
+import { sleep } from './timing.js';
 
 export interface ChatMessage {
   role: 'user' | 'assistant';
@@ -271,15 +272,3 @@ export function parseRetryAfter(value: string): number | null {
   return Math.max(0, date - Date.now());
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}

@@ -5,7 +5,7 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { UsageError } from './errors.js';
+import { UsageError, describeReadError } from './errors.js';
 import { DEFAULT_MODEL, MODEL_NAMES, findModel, type ModelSpec } from './data/models.js';
 import type { RuntimeName, ServerKind } from './types.js';
 
@@ -109,8 +109,7 @@ export function loadConfigFile(configPath: string | undefined, cwd: string): { p
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'it does not exist' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a folder' : String(code);
+    const why = describeReadError(error);
     throw new UsageError(`--config: cannot read ${file}: ${why}. Give the path of a JSON file, e.g. --config ./${CONFIG_FILE_NAME}`);
   }
   let parsed: unknown;

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { EXIT } from '../types.js';
 import type { Settings } from '../settings.js';
-import { UsageError, errorMessage } from '../errors.js';
+import { UsageError, describeReadError, errorMessage } from '../errors.js';
 import { buildReport } from '../report/outcome.js';
 import { paint } from '../report/style.js';
 import { plural } from '../report/format.js';
@@ -58,8 +58,7 @@ async function readLog(file: string): Promise<string> {
     const buffer = await readFile(file);
     return buffer.subarray(0, INPUT_LIMIT_BYTES).toString('utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'it does not exist' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a folder' : errorMessage(error);
+    const why = describeReadError(error);
     throw new UsageError(`--log: cannot read ${file}: ${why}. Give the path of a log file, e.g. --log ./vllm.log (or pipe one in: docker logs NAME 2>&1 | guard-doctor diagnose)`);
   }
 }

@@ -20,6 +20,7 @@ import { paint } from '../report/style.js';
 import { padEnd, plural } from '../report/format.js';
 import { fitTrend, LEAK_RULE, type MemoryPoint, type Trend } from '../watch/trend.js';
 import { UsageError, errorMessage } from '../errors.js';
+import { sleep } from '../timing.js';
 import type { Settings } from '../settings.js';
 import type { CheckResult, Report, Status } from '../types.js';
 
@@ -182,17 +183,7 @@ function describeSample(sample: WatchSample): string {
 }
 
 function sleepUntil(due: number, signal: AbortSignal): Promise<void> {
-  const wait = due - performance.now();
-  if (wait <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, wait);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+  return sleep(due - performance.now(), signal);
 }
 
 // ---- load ----

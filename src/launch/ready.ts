@@ -9,6 +9,7 @@
  */
 import { HttpError, joinUrl, parseJson, request } from '../http.js';
 import type { ServerKind } from '../types.js';
+import { sleep } from '../timing.js';
 
 export const POLL_START_MS = 50;
 export const POLL_CAP_MS = 250;
@@ -36,18 +37,6 @@ type Attempt =
   | { ready: true; servedModelName: string | null; detail: string }
   | { ready: false; problem: string; wrongModel?: string[] };
 
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
 
 function describe(error: unknown): string {
   if (error instanceof HttpError) {

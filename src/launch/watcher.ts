@@ -6,7 +6,7 @@
  */
 import type { RuntimeName } from '../types.js';
 import { inspectContainer, latestLogLine, type ContainerInfo } from './container.js';
-import { sleep } from './ready.js';
+import { sleep } from '../timing.js';
 
 export const WATCH_INTERVAL_MS = 1_000;
 

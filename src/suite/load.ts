@@ -5,7 +5,7 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from '../errors.js';
+import { UsageError, describeReadError } from '../errors.js';
 import type { GuardInput } from '../guard-client.js';
 import type { ServerKind } from '../types.js';
 import { obfuscate, type ObfuscateSpec } from './obfuscate.js';
@@ -50,8 +50,7 @@ export function loadSuite(options: { casesFile: string | null; tags: readonly st
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'it does not exist' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a folder' : String(code);
+    const why = describeReadError(error);
     throw new UsageError(`${option}: cannot read ${file}: ${why}. Give the path of a suite JSON file (format: checks/suite.schema.json)`);
   }
   const data = parseJsonWithPosition(text, file, option);
