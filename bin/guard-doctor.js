@@ -13,7 +13,7 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   process.exit(0);
 }
 
-const entry = new URL('dist/src/cli.js', root);
+const entry = new URL('dist/bundle/cli.js', root);
 if (!existsSync(fileURLToPath(entry))) {
   process.stderr.write(
     'guard-doctor: the program is not built yet (dist/ is missing).\n' +

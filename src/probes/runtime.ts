@@ -241,8 +241,11 @@ export async function probeRuntime(settings: Settings): Promise<RuntimeInfo> {
 }
 
 async function probeDocker(settings: Settings): Promise<RuntimeInfo> {
-  const [result, hook, defaultCdiDevices] = await Promise.all([
+  // `docker version` runs alongside rather than after `docker info`: older CLIs leave the
+  // client version out of info's document, and a second round trip would be on the critical path.
+  const [result, clientVersion, hook, defaultCdiDevices] = await Promise.all([
     run('docker', ['info', '--format', '{{json .}}'], { timeoutMs: settings.probeTimeoutMs }),
+    dockerClientVersion(settings),
     findNvidiaHook(),
     scanCdiDirs(DEFAULT_CDI_SPEC_DIRS),
   ]);
@@ -257,7 +260,7 @@ async function probeDocker(settings: Settings): Promise<RuntimeInfo> {
   return {
     runtime: 'docker',
     cliInstalled: true,
-    cliVersion: info?.cliVersion ?? (await dockerClientVersion(settings)),
+    cliVersion: info?.cliVersion ?? clientVersion,
     daemonAnswering,
     daemonVersion: daemonAnswering ? (info?.daemonVersion ?? null) : null,
     daemonMessage: daemonAnswering ? null : failureText(result),

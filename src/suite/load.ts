@@ -38,6 +38,7 @@ export interface Suite {
 
 /** checks/suite.json, found from src/suite (tests) and from dist/src/suite (the built program). */
 export function bundledSuitePath(): string {
+  // src/suite/ (tests), dist/src/suite/ (tsc), dist/bundle/chunks/ (the bundle bin/ loads)
   const candidates = ['../../checks/suite.json', '../../../checks/suite.json'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
   return candidates.find((p) => existsSync(p)) ?? candidates[0]!;
 }
