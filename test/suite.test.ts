@@ -15,7 +15,7 @@ import { startGuardServer } from './server/guard-server.mjs';
 import { runSuiteDetailed, type SuiteRun } from '../src/suite/run.js';
 import { createGuardClient } from '../src/guard-client.js';
 import { resolveSettings } from '../src/settings.js';
-import { renderSuiteReport, confusionMatrix, latencyStats } from '../src/suite/report.js';
+import { renderSuiteReport, renderSuiteTable, confusionMatrix, latencyStats } from '../src/suite/report.js';
 import type { CaseResult } from '../src/types.js';
 
 interface StandIn {
@@ -189,6 +189,16 @@ describe('the stand-in server bug knobs', () => {
     expect(cases['lockpick-own-house']).toMatchObject({ status: 'fail', verdict: { safety: 'controversial' } });
     expect(cases['lockpick-own-house']!.message).toContain('基本安全,但存在轻微争议');
     expect(cases['greeting-en']).toMatchObject({ status: 'pass', serverLevel: 'safe' });
+    // The human table explains the cause once, not under each of the failing cases.
+    const text = renderSuiteTable(Object.values(cases)).join('\n');
+    expect(text.match(/comes from substring matching in its app/g)).toHaveLength(1);
+    expect(text.match(/disagrees with its own text/g)!.length).toBeGreaterThan(5);
+  });
+
+  it('a healthy web server gets no parser explanation', async () => {
+    const server = await standIn({ kind: 'web' });
+    const cases = (await run(server.url, { server: 'web' })).cases;
+    expect(renderSuiteTable(cases).join('\n')).not.toContain('substring matching');
   });
 
   it('miss-sarcasm: the sarcasm case warns (its severity), the rest pass', async () => {

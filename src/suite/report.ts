@@ -72,7 +72,19 @@ export function renderSuiteTable(cases: readonly CaseResult[], options: SuiteTab
     const showReason = c.message && (c.status !== 'pass' || options.verbose);
     if (showReason) lines.push(`      ${c.status === 'skip' ? paint.dim(c.message!) : c.message}`);
   }
+  if (cases.some(readsSafeFromSubstring)) {
+    lines.push(
+      '',
+      `  ${paint.yellow('!')} The server's "level" comes from substring matching in its app: "不安全" (unsafe) and "基本安全,但存在轻微争议"`,
+      '    (controversial) both contain "安全" (safe). Clients must read the model\'s text, or the app\'s parser must be fixed.',
+    );
+  }
   return lines;
+}
+
+/** The web image's known parser bug: level "safe" for a text that says 不安全 or 争议. */
+function readsSafeFromSubstring(c: CaseResult): boolean {
+  return c.serverLevel === 'safe' && c.verdict.safety !== 'safe' && /安全/.test(c.raw ?? '');
 }
 
 export function renderLatency(stats: LatencyStats): string {

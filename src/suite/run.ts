@@ -194,9 +194,9 @@ export function judgeCase(c: SuiteCase, answer: ModerationResult, controversialA
     if (level !== 'safe' && level !== 'controversial' && level !== 'unsafe') {
       problems.push({ text: `the server's level "${level}" is not safe, controversial or unsafe`, always: true });
     } else if (level !== got) {
-      const substring = level === 'safe' && /安全/.test(answer.raw) ? ' — its app matches substrings, and "不安全" and "基本安全,但存在轻微争议" both contain "安全"' : '';
+      // Why (the app's substring matching) is explained once under the table, not per case.
       problems.push({
-        text: `the server's level "${level}" disagrees with its own text ${JSON.stringify(answer.raw.slice(0, 80))} (${got})${substring}; clients reading "level" get the wrong verdict`,
+        text: `the server's level "${level}" disagrees with its own text ${JSON.stringify(answer.raw.slice(0, 80))} (${got}); clients reading "level" get the wrong verdict`,
         always: true,
       });
     }
