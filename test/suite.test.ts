@@ -195,6 +195,13 @@ describe('the stand-in server bug knobs', () => {
     expect(text.match(/disagrees with its own text/g)!.length).toBeGreaterThan(5);
   });
 
+  it('a reason shared by consecutive cases is printed once', () => {
+    const down = (id: string): CaseResult => ({ id, status: 'error', expected: ['unsafe'], verdict: { safety: 'unknown', categories: [], refusal: null }, latencyMs: null, message: 'no answer to GET /v1/models: connection refused' });
+    const text = renderSuiteTable([down('a'), down('b'), down('c')]).join('\n');
+    expect(text.match(/connection refused/g)).toHaveLength(1);
+    expect(text).toMatch(/\? a .*error[\s\S]*\? b .*error[\s\S]*\? c .*error/);
+  });
+
   it('a healthy web server gets no parser explanation', async () => {
     const server = await standIn({ kind: 'web' });
     const cases = (await run(server.url, { server: 'web' })).cases;

@@ -65,12 +65,15 @@ export function renderSuiteTable(cases: readonly CaseResult[], options: SuiteTab
   const expWidth = Math.min(26, Math.max(8, ...cases.map((c) => expectedText(c).length))) + 2;
   const gotWidth = Math.min(40, Math.max(3, ...cases.map((c) => gotText(c).length))) + 2;
   const lines = [paint.dim(`    ${padEnd('case', idWidth)}${padEnd('expected', expWidth)}${padEnd('got', gotWidth)}${padEnd('latency', 10)}status`)];
+  let previousReason: string | undefined;
   for (const c of cases) {
     lines.push(
       `  ${mark(c.status)} ${padEnd(truncate(c.id, idWidth - 2), idWidth)}${padEnd(truncate(expectedText(c), expWidth - 2), expWidth)}${padEnd(truncate(gotText(c), gotWidth - 2), gotWidth)}${padEnd(ms(c.latencyMs), 10)}${c.status}`,
     );
     const showReason = c.message && (c.status !== 'pass' || options.verbose);
-    if (showReason) lines.push(`      ${c.status === 'skip' ? paint.dim(c.message!) : c.message}`);
+    // A server that is down gives every case the same reason: say it once, under the first.
+    if (showReason && c.message !== previousReason) lines.push(`      ${c.status === 'skip' ? paint.dim(c.message!) : c.message}`);
+    previousReason = showReason ? c.message : undefined;
   }
   if (cases.some(readsSafeFromSubstring)) {
     lines.push(
