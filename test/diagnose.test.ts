@@ -53,6 +53,21 @@ const RECORDED: { file: string; id: string; line: number; also?: string[] }[] = 
 ];
 
 /** Shorter logs for the signatures beyond FACTS.md's table, as the tools print them. */
+describe('numbers quoted from the log', () => {
+  it('vllm-kv-cache-too-small names the context length vLLM says fits', async () => {
+    for (const [file, tokens] of [['vllm-kv-cache.txt', 15360], ['vllm-v0-kv-cache.txt', 19456]] as const) {
+      const text = await readFile(path.join(ROOT, 'test/fixtures/logs', file), 'utf8');
+      const finding = diagnose([{ name: file, text }]).find((f) => f.id === 'vllm-kv-cache-too-small');
+      expect(finding?.fix, file).toContain(`lower --max-model-len to ${tokens}`);
+    }
+  });
+
+  it('falls back to an example when the log gives no number', () => {
+    const finding = diagnose([{ name: 'log', text: 'RuntimeError: No available memory for the cache blocks.' }]).find((f) => f.id === 'vllm-kv-cache-too-small');
+    expect(finding?.fix).toContain('lower --max-model-len (e.g. 8192)');
+  });
+});
+
 const INLINE: { name: string; id: string; line: number; log: string }[] = [
   {
     name: 'transformers asks for remote code',

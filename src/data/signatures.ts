@@ -150,7 +150,11 @@ export const SIGNATURES: readonly Signature[] = [
       /Insufficient memory for KV cache|not enough KV cache space/,
     ],
     cause: "vLLM's KV cache is too small for --max-model-len: the weights leave too little GPU memory for one full-length request",
-    fix: 'lower --max-model-len (e.g. 8192), raise --gpu-memory-utilization if memory is free, or use a GPU with more memory or a smaller model',
+    fix: (match) => {
+      const fits = kvCacheFitTokens(match.input ?? '');
+      const lower = fits ? `lower --max-model-len to ${fits} (vLLM says ${fits} tokens fit)` : 'lower --max-model-len (e.g. 8192)';
+      return `${lower}, raise --gpu-memory-utilization if memory is free, or use a GPU with more memory or a smaller model`;
+    },
   },
   {
     id: 'cuda-oom',
@@ -302,3 +306,14 @@ export const STATE_SIGNATURES = {
     fix: 'free host memory or raise the container memory limit (--memory); loading weights needs about their size in free RAM (Qwen3Guard-Gen-8B: 16 GiB or more)',
   },
 } as const;
+
+/**
+ * The largest context vLLM says fits, rounded down to a multiple of 1024: V1 prints "the
+ * estimated maximum model length is 15504", V0 "stored in KV cache (20000)".
+ */
+export function kvCacheFitTokens(line: string): number | null {
+  const m = /estimated maximum model length is (\d+)/.exec(line) ?? /can be stored in KV cache \((\d+)\)/.exec(line);
+  if (!m) return null;
+  const rounded = Math.floor(Number(m[1]) / 1024) * 1024;
+  return rounded >= 1024 ? rounded : null;
+}
