@@ -29,6 +29,11 @@ export interface HttpRequest {
   /** Stop reading the body past this many bytes (default 1 MiB); `truncated` says so. */
   maxBodyBytes?: number;
   signal?: AbortSignal;
+  /**
+   * Stream the body instead of buffering it: each chunk goes here (with the status) and
+   * `body` comes back empty. The byte limit and the time limit still hold.
+   */
+  onBody?: (chunk: Buffer, status: number) => void;
 }
 
 export interface HttpResponse {
@@ -70,10 +75,34 @@ export function request(options: HttpRequest): Promise<HttpResponse> {
   }
   const lib = url.protocol === 'https:' ? https : http;
   const started = performance.now();
+  const send = (fresh: boolean) => exchange(lib, url, options, headers, payload, maxBodyBytes, started, fresh);
+  // A server may close an idle keep-alive connection just as we reuse it (uvicorn, vLLM's
+  // server, does after 5 s): the request then meets a reset before any answer. That is not
+  // the server's answer, so send once more on a new connection.
+  return send(false).catch((error: unknown) => {
+    if (error instanceof StaleSocket) return send(true);
+    throw error;
+  });
+}
 
+/** A pooled socket was closed under us before any response came. */
+class StaleSocket extends Error {}
+
+function exchange(
+  lib: typeof http | typeof https,
+  url: URL,
+  options: HttpRequest,
+  headers: Record<string, string>,
+  payload: Buffer | undefined,
+  maxBodyBytes: number,
+  started: number,
+  fresh: boolean,
+): Promise<HttpResponse> {
+  const remainingMs = Math.max(1, options.timeoutMs - (performance.now() - started));
   return new Promise<HttpResponse>((resolve, reject) => {
     let settled = false;
-    const finish = (error: HttpError | null, response?: HttpResponse) => {
+    let responded = false;
+    const finish = (error: Error | null, response?: HttpResponse) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -86,16 +115,18 @@ export function request(options: HttpRequest): Promise<HttpResponse> {
       {
         method: options.method ?? (payload ? 'POST' : 'GET'),
         headers,
-        agent: url.protocol === 'https:' ? httpsAgent : httpAgent,
+        agent: fresh ? false : url.protocol === 'https:' ? httpsAgent : httpAgent,
       },
       (res) => {
+        responded = true;
         const chunks: Buffer[] = [];
         let bytes = 0;
         let truncated = false;
+        const take = (chunk: Buffer) => (options.onBody ? options.onBody(chunk, res.statusCode ?? 0) : chunks.push(chunk));
         res.on('data', (chunk: Buffer) => {
-          if (truncated) return;
+          if (truncated || settled) return;
           if (bytes + chunk.length > maxBodyBytes) {
-            chunks.push(chunk.subarray(0, maxBodyBytes - bytes));
+            take(chunk.subarray(0, maxBodyBytes - bytes));
             bytes = maxBodyBytes;
             truncated = true;
             // Settle first: destroying the response emits 'aborted' at once, which would
@@ -105,7 +136,7 @@ export function request(options: HttpRequest): Promise<HttpResponse> {
             res.destroy();
             return;
           }
-          chunks.push(chunk);
+          take(chunk);
           bytes += chunk.length;
         });
         const done = () =>
@@ -125,14 +156,17 @@ export function request(options: HttpRequest): Promise<HttpResponse> {
     const timer = setTimeout(() => {
       finish(new HttpError('timeout', `no answer from ${options.url} within ${formatSeconds(options.timeoutMs)}`, options.url));
       req.destroy();
-    }, options.timeoutMs);
+    }, remainingMs);
     const onAbort = () => {
       finish(new HttpError('aborted', `request to ${options.url} was cancelled`, options.url));
       req.destroy();
     };
     if (options.signal?.aborted) onAbort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    req.on('error', (err) => finish(classify(err, options.url)));
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      const stale = !fresh && !responded && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+      finish(stale ? new StaleSocket() : classify(err, options.url));
+    });
     if (payload) req.end(payload);
     else req.end();
   });
@@ -146,6 +180,9 @@ function classify(err: NodeJS.ErrnoException, url: string): HttpError {
     case 'EPIPE':
     case 'UND_ERR_SOCKET':
       return new HttpError('reset', `connection reset by ${url}`, url);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new HttpError('network', `the host name in ${url} does not resolve`, url);
     default:
       return new HttpError('network', `${err.code ?? 'network error'} for ${url}: ${err.message}`, url);
   }
