@@ -3,17 +3,8 @@ import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfigFile, parseMount, resolveSettings } from '../src/settings.js';
-import { UsageError } from '../src/errors.js';
+import { usageMessage } from './helpers/usage.js';
 
-function usageMessage(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(UsageError);
-    return (error as Error).message;
-  }
-  throw new Error('expected a UsageError');
-}
 
 describe('settings', () => {
   it('takes any case of a model name and gives the canonical one', () => {

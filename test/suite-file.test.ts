@@ -6,8 +6,8 @@ import { bundledSuitePath, loadSuite } from '../src/suite/load.js';
 import { validateSuite, PROBE_KINDS } from '../src/suite/schema.js';
 import { obfuscate, OBFUSCATIONS } from '../src/suite/obfuscate.js';
 import { CATEGORY_NAMES } from '../src/verdict.js';
-import { UsageError } from '../src/errors.js';
 import { ROOT } from './helpers/cli.js';
+import { usageMessage } from './helpers/usage.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -23,15 +23,6 @@ async function suiteFile(name: string, content: unknown): Promise<string> {
   return file;
 }
 
-function usageMessage(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(UsageError);
-    return (error as Error).message;
-  }
-  throw new Error('expected a UsageError');
-}
 
 describe('the bundled suite', () => {
   const suite = loadSuite({ casesFile: null, tags: [] });
