@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { formatSeconds } from './report/format.js';
 
 export type HttpFailureKind = 'timeout' | 'refused' | 'reset' | 'network' | 'aborted' | 'bad-url';
 
@@ -188,9 +189,6 @@ function classify(err: NodeJS.ErrnoException, url: string): HttpError {
   }
 }
 
-function formatSeconds(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
-}
 
 /** Parse a JSON body, or undefined when it is not JSON. */
 export function parseJson(body: string): unknown {

@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { resolveSettings } from '../src/settings.js';
-import { buildRunCommand, renderCommand, shellQuote, redactor } from '../src/launch/run-args.js';
+import { buildRunCommand, renderCommand, redactor } from '../src/launch/run-args.js';
+import { shellQuote } from '../src/report/format.js';
 import { runCli } from './helpers/cli.js';
 
 let tmp: string;

@@ -2,7 +2,7 @@
 import type { Finding } from '../diagnose.js';
 import type { ServerKind } from '../types.js';
 import { paint } from '../report/style.js';
-import { shellQuote } from './run-args.js';
+import { shellQuote } from '../report/format.js';
 
 export function renderFindings(findings: readonly Finding[], showSource: boolean): string[] {
   const lines: string[] = [];

@@ -10,6 +10,7 @@
  * line as KEY=VALUE and are printed as KEY=***.
  */
 import type { Settings } from '../settings.js';
+import { shellQuote } from '../report/format.js';
 
 /** Labels `up` puts on its containers, so it can recognise them later. */
 export const LABEL = {
@@ -107,14 +108,6 @@ export function buildRunCommand(settings: Settings): RunCommand {
   displayGroups.push([settings.image, ...serverArgs, ...settings.extraArgs]);
 
   return { cli, groups, displayGroups, args: groups.flat(), env, envKeys: Object.keys(env), inlineEnvKeys };
-}
-
-const SAFE_WORD = /^[A-Za-z0-9_@%+=:,.\/-]+$/;
-
-/** Quote one word for a POSIX shell: nothing in it ($, `, quotes, spaces) is interpreted. */
-export function shellQuote(word: string): string {
-  if (word !== '' && SAFE_WORD.test(word)) return word;
-  return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** The command as the user can paste it into a shell; `--env` values are never in it. */

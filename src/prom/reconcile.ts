@@ -16,6 +16,7 @@ import type { CaseResult, CheckResult, ServerKind, Status } from '../types.js';
 import { REQUEST_COUNTERS, familyNames } from './expected.js';
 import { scrapeMetrics } from './scrape.js';
 import type { Sample } from './parse.js';
+import { plural } from '../report/format.js';
 
 export type MetricsSnapshot =
   | {
@@ -194,6 +195,3 @@ function describeLabels(labels: Record<string, string>): string {
   return inner ? `{${inner}}` : 'the series without labels';
 }
 
-function plural(n: number, word: string): string {
-  return `${n} ${n === 1 ? word : `${word}s`}`;
-}

@@ -4,6 +4,7 @@
  * limit stops a runaway endpoint.
  */
 import { HttpError, request, type HttpFailureKind } from '../http.js';
+import { formatSeconds } from '../report/format.js';
 import { ExpositionValidator, type ValidationResult, type ValidatorOptions } from './parse.js';
 
 /** A metrics body larger than this is cut off and reported (Prometheus' own default is far lower in practice). */
@@ -110,6 +111,3 @@ function hostOf(url: string): string {
   }
 }
 
-function formatSeconds(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
-}

@@ -1,7 +1,8 @@
 /** Small formatting helpers shared by every report. */
 
-export function gib(mib: number): string {
-  return `${(mib / 1024).toFixed(1)} GiB`;
+/** A time limit as people say it: "10 s", "0.3 s". */
+export function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 export function bytesHuman(bytes: number): string {
