@@ -12,7 +12,7 @@ import { emitReport } from '../report/emit.js';
 import { footer, renderChecks } from '../report/human.js';
 import { createProgress, type Progress } from '../report/progress.js';
 import { paint } from '../report/style.js';
-import { ms } from '../report/format.js';
+import { ms, truncate } from '../report/format.js';
 import { diagnose, stateSource, type Finding, type LogSource } from '../diagnose.js';
 import { buildRunCommand, CONTAINER_PORT, redactor, renderCommand } from '../launch/run-args.js';
 import { containerLogs, forceRemove, imagePresent, inspectContainer, pullImage, runContainer, type ContainerInfo } from '../launch/container.js';
@@ -204,7 +204,7 @@ export async function run(settings: Settings): Promise<number> {
           const findings = diagnose([{ name: `${settings.runtime} pull`, text }]);
           const reason = pulled.timedOut ? `${settings.runtime} pull did not finish in time` : `${settings.runtime} pull ${settings.image} failed`;
           const report = buildReport('up', { checks, launch: { ...launch, launched: false }, problem: reason, findings, logTail: tail(text) }, settings.strict, EXIT.container);
-          return await finish(report, (r) => failureLines(r, findings, tail(text), reason, `${settings.runtime} pull output`));
+          return await finish(report, (r) => failureLines(findings, tail(text), reason, `${settings.runtime} pull output`));
         }
       }
       progress.update(`Starting ${settings.name}`);
@@ -222,7 +222,7 @@ export async function run(settings: Settings): Promise<number> {
         const findings = diagnose([{ name: `${settings.runtime} run`, text }], { modelPaths: [settings.containerModelDir] });
         const reason = ran.timedOut ? `${settings.runtime} run did not finish in time` : `${settings.runtime} run failed (exit code ${ran.exitCode})`;
         const report = buildReport('up', { checks, launch: { ...launch, launched: false }, problem: reason, findings, logTail: tail(text) }, settings.strict, EXIT.container);
-        return await finish(report, (r) => [...failureLines(r, findings, tail(text), reason, `${settings.runtime} run output`), ...(created.exists ? leftBehindLines(settings) : [])]);
+        return await finish(report, () => [...failureLines(findings, tail(text), reason, `${settings.runtime} run output`), ...(created.exists ? leftBehindLines(settings) : [])]);
       }
       log(`Started container ${settings.name} from ${settings.image}`);
     }
@@ -230,6 +230,14 @@ export async function run(settings: Settings): Promise<number> {
     if (guard.signal.aborted) throw guard.signal.reason;
 
     const watcher = watchContainer(settings.runtime, settings.name, { parent: guard.signal, followLog: !settings.json, initialRestartCount: restartBaseline });
+    /** The container started but did not get ready or warm: its log, the diagnosis, exit 4. */
+    const failStarted = async (reason: string): Promise<number> => {
+      watcher.stop();
+      progress?.stop();
+      const failure = await collectFailure(settings, reason, redact);
+      const report = buildReport('up', { checks, launch, problem: reason, findings: failure.findings, logTail: failure.logTail }, settings.strict, EXIT.container);
+      return finish(report, () => [...failureLines(failure.findings, failure.logTail, null, `Last ${failure.logTail.length} lines of the container's log`), ...leftBehindLines(settings)]);
+    };
     const waitStarted = Date.now();
     const tick = setInterval(() => {
       const line = watcher.latestLine();
@@ -244,16 +252,12 @@ export async function run(settings: Settings): Promise<number> {
 
     if (outcome.kind === 'aborted' && outcome.reason instanceof Interrupted) throw outcome.reason;
     if (outcome.kind !== 'ready') {
-      watcher.stop();
-      progress.stop();
       let reason: string;
       if (outcome.kind === 'aborted') reason = outcome.reason instanceof ContainerStopped ? `${outcome.reason.message} after ${ms(outcome.elapsedMs)}` : `the wait was aborted: ${errorMessage(outcome.reason)}`;
       else if (outcome.kind === 'timeout') reason = `the server did not answer within ${ms(settings.readyTimeoutMs)} (--ready-timeout); last seen: ${outcome.lastProblem}`;
       else reason = `the server answers but ${outcome.detail}`;
-      const failure = await collectFailure(settings, reason, redact);
       checks.push({ id: 'server.ready', title: 'Server answers', status: 'fail', summary: reason, fix: fixFor(outcome.kind, settings), durationMs: outcome.elapsedMs });
-      const report = buildReport('up', { checks, launch, problem: reason, findings: failure.findings, logTail: failure.logTail }, settings.strict, EXIT.container);
-      return await finish(report, (r) => [...failureLines(r, failure.findings, failure.logTail, null, `Last ${failure.logTail.length} lines of the container's log`), ...leftBehindLines(settings)]);
+      return await failStarted(reason);
     }
     checks.push(readyResult(outcome.elapsedMs, outcome.detail));
     launch.readyMs = outcome.elapsedMs;
@@ -286,13 +290,7 @@ export async function run(settings: Settings): Promise<number> {
     launch.coldMs = warm.coldMs;
     launch.warmP50Ms = warm.warmP50Ms;
     checks.push(warmResult(warm));
-    if (!warm.ok) {
-      watcher.stop();
-      progress.stop();
-      const failure = await collectFailure(settings, warm.problem ?? 'the warm-up failed', redact);
-      const report = buildReport('up', { checks, launch, problem: failure.reason, findings: failure.findings, logTail: failure.logTail }, settings.strict, EXIT.container);
-      return await finish(report, (r) => [...failureLines(r, failure.findings, failure.logTail, null, `Last ${failure.logTail.length} lines of the container's log`), ...leftBehindLines(settings)]);
-    }
+    if (!warm.ok) return await failStarted(warm.problem ?? 'the warm-up failed');
     log(`Warm: cold request ${ms(warm.coldMs)}, warm p50 ${ms(warm.warmP50Ms)}`);
 
     let cases: CaseResult[] | undefined;
@@ -324,7 +322,7 @@ export async function run(settings: Settings): Promise<number> {
       const failure = await collectFailure(settings, error.message, redact);
       checks.push({ id: 'server.suite', title: 'Edge-case suite', status: 'fail', summary: `${error.message} during the suite`, durationMs: 0 });
       const report = buildReport('up', { checks, launch, problem: error.message, findings: failure.findings, logTail: failure.logTail }, settings.strict, EXIT.container);
-      return await emitReport(report, settings, (r) => [header, '', ...renderChecks(r.checks ?? [], settings.verbose), ...failureLines(r, failure.findings, failure.logTail, null, "The container's log")]);
+      return await emitReport(report, settings, (r) => [header, '', ...renderChecks(r.checks ?? [], settings.verbose), ...failureLines(failure.findings, failure.logTail, null, "The container's log")]);
     }
     throw error;
   } finally {
@@ -359,13 +357,12 @@ function tail(text: string): string[] {
   return lines.slice(-LOG_TAIL_LINES);
 }
 
-function failureLines(report: Report, findings: readonly Finding[], logTail: readonly string[], reason: string | null, logTitle: string): string[] {
+function failureLines(findings: readonly Finding[], logTail: readonly string[], reason: string | null, logTitle: string): string[] {
   const lines = [''];
   if (reason) lines.push(paint.red(reason), '');
   lines.push(...renderLogTail(logTail, logTitle), '');
   if (findings.length) lines.push(paint.bold('Diagnosis:'), ...renderFindings(findings, false));
   else lines.push('Diagnosis: no known failure in the log; read it in full with `guard-doctor diagnose` or `docker logs`.');
-  void report;
   return lines;
 }
 
@@ -387,8 +384,7 @@ function elapsedText(msElapsed: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
+/** A log line cut to what fits beside the spinner's text. */
 function truncateLine(line: string): string {
-  const flat = line.replace(/\s+/g, ' ').trim();
-  const width = Math.max(20, (process.stderr.columns ?? 100) - 40);
-  return flat.length > width ? `${flat.slice(0, width - 1)}…` : flat;
+  return truncate(line.trim(), Math.max(20, (process.stderr.columns ?? 100) - 40));
 }
