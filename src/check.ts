@@ -32,6 +32,11 @@ export function defineCheck<N extends FactName>(check: Check<N>): Check<N> {
   return check;
 }
 
+/** A result judged outside the facts pipeline (a scrape, a watch): no probe time to count. */
+export function checkResult(id: string, title: string, status: Status, summary: string, extra: Partial<CheckResult> = {}): CheckResult {
+  return { id, title, status, summary, durationMs: 0, ...extra };
+}
+
 export type GatherFacts = (names: readonly FactName[]) => Promise<Partial<Facts>>;
 
 export function neededFacts(checks: readonly Check[], settings: Settings): FactName[] {

@@ -25,7 +25,8 @@ import { EXPECTED_METRICS, familyNames, type ExpectedMetric } from '../prom/expe
 import { redactUrl, scrapeMetrics, type ScrapeOutcome } from '../prom/scrape.js';
 import type { FamilySummary, Problem, ProblemKind, ValidationResult } from '../prom/parse.js';
 import type { Settings } from '../settings.js';
-import type { CheckResult, Report, ServerKind, Status } from '../types.js';
+import { checkResult as check } from '../check.js';
+import type { CheckResult, Report, ServerKind } from '../types.js';
 
 /** Problems listed under a check in the terminal report (all are in --json up to the validator's cap). */
 const PROBLEMS_SHOWN = 10;
@@ -97,9 +98,6 @@ const TITLES = {
   exposure: 'Exposure to the network',
 } as const;
 
-function check(id: string, title: string, status: Status, summary: string, extra: Partial<CheckResult> = {}): CheckResult {
-  return { id, title, status, summary, durationMs: 0, ...extra };
-}
 
 // ---- metrics.scrape ----
 

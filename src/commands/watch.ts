@@ -22,6 +22,7 @@ import { fitTrend, LEAK_RULE, type MemoryPoint, type Trend } from '../watch/tren
 import { UsageError, errorMessage } from '../errors.js';
 import { sleep } from '../timing.js';
 import type { Settings } from '../settings.js';
+import { checkResult as check } from '../check.js';
 import type { CheckResult, Report, Status } from '../types.js';
 
 export interface WatchSample {
@@ -253,9 +254,6 @@ export function trendsOf(samples: readonly WatchSample[]): Trends {
   return { processes: fit(processPoints), gpus: fit(gpuPoints) };
 }
 
-function check(id: string, title: string, status: Status, summary: string, extra: Partial<CheckResult> = {}): CheckResult {
-  return { id, title, status, summary, durationMs: 0, ...extra };
-}
 
 function judgeTrend(id: string, title: string, who: string, trend: Trend, underLoad: boolean): CheckResult {
   const measured = { ...trend };
