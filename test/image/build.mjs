@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /**
- * Builds the Docker test image `guard-doctor-test/guard-server:dev` without pulling anything:
+ * Builds the Docker test image `guard-doctor-test/guard-server:dev-<inputs hash>` without pulling anything:
  * a root file system made in a temp folder from the node binary running this script, the
  * shared libraries `ldd` lists for it, and `test/server/*.mjs` under /app, turned into an
  * image with `docker import`. It carries the CUDA_VERSION / TORCH_CUDA_ARCH_LIST a real
  * vLLM image carries, and an ENTRYPOINT, so `docker run IMAGE --model ... --max-model-len ...`
  * hands the arguments to the stand-in server just as the real image hands them to vLLM.
  *
- * The image is labelled with a hash of its inputs and rebuilt only when they change.
+ * The tag and a label carry a hash of its inputs, so it is rebuilt only when they change, and
+ * two checkouts with different stand-in servers (worktrees, branches) never replace each
+ * other's image in the middle of a test run.
  * Usage: node test/image/build.mjs [--force]   (prints the image ref)
  */
 import { execFile } from 'node:child_process';
@@ -17,7 +19,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const TEST_IMAGE_REF = 'guard-doctor-test/guard-server:dev';
+export const TEST_IMAGE_REPO = 'guard-doctor-test/guard-server';
+const imageRef = (hash) => `${TEST_IMAGE_REPO}:dev-${hash.slice(0, 12)}`;
+/** Tags of other inputs older than this are removed after a build. */
+const OLD_TAG_MS = 24 * 3600 * 1000;
 export const INPUTS_LABEL = 'guard-doctor.test-image.inputs';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SERVER_DIR = path.join(ROOT, 'test', 'server');
@@ -182,10 +187,11 @@ export async function buildTestImage({ force = false, log = () => {} } = {}) {
   const hash = await inputsHash(nodeBinary, files);
 
   return withLock(async () => {
-    const existing = await imageLabel(TEST_IMAGE_REF);
-    if (!force && existing?.label === hash) return { ref: TEST_IMAGE_REF, built: false, hash };
+    const ref = imageRef(hash);
+    const existing = await imageLabel(ref);
+    if (!force && existing?.label === hash) return { ref, built: false, hash };
 
-    log(`building ${TEST_IMAGE_REF} (inputs ${hash}) from ${nodeBinary} and ${files.length} file(s) in test/server`);
+    log(`building ${ref} (inputs ${hash}) from ${nodeBinary} and ${files.length} file(s) in test/server`);
     const work = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-doctor-image-'));
     try {
       const rootfs = path.join(work, 'rootfs');
@@ -205,7 +211,7 @@ export async function buildTestImage({ force = false, log = () => {} } = {}) {
 
       const args = ['import'];
       for (const change of [...CHANGES, `LABEL ${INPUTS_LABEL}=${hash}`]) args.push('--change', change);
-      args.push('--message', 'guard-doctor test image (stand-in guard server)', tarball, TEST_IMAGE_REF);
+      args.push('--message', 'guard-doctor test image (stand-in guard server)', tarball, ref);
       const imported = await exec('docker', args, DOCKER_TIMEOUT_MS);
       if (!imported.ok) throw new Error(why(imported, 'docker import'));
 
@@ -213,7 +219,13 @@ export async function buildTestImage({ force = false, log = () => {} } = {}) {
       const stale = await exec('docker', ['images', '--quiet', '--no-trunc', '--filter', 'dangling=true', '--filter', `label=${INPUTS_LABEL}`], 30_000);
       const staleIds = stale.ok ? stale.stdout.split('\n').map((id) => id.trim()).filter(Boolean) : [];
       if (staleIds.length > 0) await exec('docker', ['image', 'rm', ...staleIds], 60_000);
-      return { ref: TEST_IMAGE_REF, built: true, hash };
+      const tags = await exec('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}\t{{.CreatedAt}}', TEST_IMAGE_REPO], 30_000);
+      const old = (tags.ok ? tags.stdout.split('\n') : [])
+        .map((line) => line.split('\t'))
+        .filter(([tag, created]) => tag && tag !== ref && Date.now() - Date.parse(String(created).replace(/ [A-Z]+$/, '')) > OLD_TAG_MS)
+        .map(([tag]) => tag);
+      if (old.length > 0) await exec('docker', ['image', 'rm', ...old], 60_000);
+      return { ref, built: true, hash };
     } finally {
       await fs.rm(work, { recursive: true, force: true });
     }
