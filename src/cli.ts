@@ -197,6 +197,7 @@ async function runCommand(command: Command, args: unknown[]): Promise<number> {
   }
   const configured = loadConfigFile(opts.config as string | undefined, process.cwd());
   const settings = resolveSettings(name, flags, configured.values);
+  (await import('./report/style.js')).useOutput(settings.output);
   const module = await COMMANDS[name]!();
   return module.run(settings);
 }

@@ -12,7 +12,7 @@ import type { CheckResult, Report } from '../types.js';
 
 /** The preflight phase, shared with `up`. */
 export async function preflight(settings: Settings): Promise<CheckResult[]> {
-  const progress = await createProgress({ enabled: !settings.json && Boolean(process.stderr.isTTY) && !process.env.CI, initial: 'Probing the GPU, the container runtime and the model folder' });
+  const progress = await createProgress(settings.output, { when: 'terminal', initial: 'Probing the GPU, the container runtime and the model folder' });
   try {
     const facts = await gatherFacts(neededFacts(PREFLIGHT_CHECKS, settings), settings);
     return judgeAll(PREFLIGHT_CHECKS, facts, settings);
