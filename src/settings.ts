@@ -97,6 +97,11 @@ export interface Settings {
   verbose: boolean;
   /** Time limit of each host probe (nvidia-smi, docker, ...). */
   probeTimeoutMs: number;
+  // check
+  /** `--only`: groups or check ids to run (checked against the table by the command); empty = all. */
+  only: string[];
+  /** `--list-checks`: print the check tables and exit. */
+  listChecks: boolean;
   // up
   name: string;
   env: EnvVar[];
@@ -276,6 +281,11 @@ export function resolveSettings(command: string, flags: RawOptions, config: RawO
     strict: asBool(merged.strict, source('strict')),
     verbose: asBool(merged.verbose, '--verbose'),
     probeTimeoutMs: seconds(merged.probeTimeout, source('probeTimeout'), 10),
+    only: asStringList(merged.only, '--only').flatMap((list) => list.split(',')).map((name) => name.trim()).map((name) => {
+      if (name === '') throw new UsageError('--only: an empty name; give a group or a check id, e.g. --only gpu or --only gpu.vram,port.free');
+      return name;
+    }),
+    listChecks: asBool(merged.listChecks, '--list-checks'),
     name,
     env: asStringList(merged.env, source('env')).map((pair) => parseEnv(pair, source('env'))),
     runtime: runtimeInput,
