@@ -4,7 +4,7 @@
  * adds a result (say host.reachable), this fails until the table names it.
  */
 import { describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { CHECK_TABLES, PREFLIGHT_CHECKS, selectChecks } from '../../checks/index.js';
 import { ROOT } from '../helpers/cli.js';
@@ -76,5 +76,20 @@ describe('selectChecks (--only)', () => {
   it('refuses a name that is neither, with the option in the message', () => {
     expect(() => selectChecks(['gpus'])).toThrow(/^--only: unknown group or check id "gpus"\. Valid groups: gpu, docker, model, host, port; valid ids: gpu\.driver,/);
     expect(() => selectChecks(['watch'])).toThrow('(watch is reported by watch, not by check)');
+  });
+});
+
+describe('test/README.md', () => {
+  const map = readFileSync(path.join(ROOT, 'test', 'README.md'), 'utf8');
+
+  it('names the tests of every check id in the tables', () => {
+    const rows = new Set([...map.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]));
+    expect(all.map((e) => e.id).filter((id) => !rows.has(id))).toEqual([]);
+  });
+
+  it('names only test files that exist', () => {
+    const files = [...new Set([...map.matchAll(/`(test\/[^`<]+\.test\.ts)`/g)].map((m) => m[1]!))];
+    expect(files.length).toBeGreaterThan(15);
+    expect(files.filter((f) => !existsSync(path.join(ROOT, f)))).toEqual([]);
   });
 });
