@@ -15,6 +15,7 @@ export const gpuComputeCapability = defineCheck({
   title: 'GPU compute capability',
   needs: ['gpus', 'image'],
   skip: (settings) => (settings.cpu ? CPU_SKIP_REASON : null),
+  blockedBy: 'gpu.driver',
   judge({ gpus, image }, settings) {
     if (gpus.state !== 'ok') return { status: 'fail', ...inventoryProblem(gpus) };
     const choice = chooseGpu(gpus.gpus, settings);

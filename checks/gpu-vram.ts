@@ -52,6 +52,7 @@ export const gpuVram = defineCheck({
   title: 'Free GPU memory',
   needs: ['gpus', 'model'],
   skip: (settings) => (settings.cpu ? CPU_SKIP_REASON : null),
+  blockedBy: 'gpu.driver',
   judge({ gpus, model }, settings) {
     if (gpus.state !== 'ok') {
       return { status: 'fail', ...inventoryProblem(gpus) };

@@ -3,6 +3,7 @@
  * the GPU first, then the container runtime, the model, and the host.
  */
 import type { Check } from '../src/check.js';
+import { UsageError } from '../src/errors.js';
 import { gpuDriver } from './gpu-driver.js';
 import { gpuComputeCapability } from './gpu-compute-capability.js';
 import { gpuVram } from './gpu-vram.js';
@@ -26,3 +27,76 @@ export const PREFLIGHT_CHECKS: readonly Check[] = [
   hostMemory,
   portFree,
 ] as Check[];
+
+/**
+ * One row of a command's table: what `check --list-checks` prints and `check --only` picks
+ * from. Results built outside the facts pipeline (phases of `up`, `metrics`, `watch`) are
+ * listed here by id and title, so every id a report can show is in one place.
+ */
+export interface CheckEntry {
+  /** The id's first part: what `--only GROUP` names. */
+  group: string;
+  /** As reports show it; a `<pid>`-style part is filled in at run time. */
+  id: string;
+  title: string;
+}
+
+const entry = (id: string, title: string): CheckEntry => ({ group: id.slice(0, id.indexOf('.')), id, title });
+
+const PREFLIGHT_TABLE: readonly CheckEntry[] = PREFLIGHT_CHECKS.map((c) => entry(c.id, c.title));
+const SERVER_READY = entry('server.ready', 'Server answers');
+const SERVER_WARM = entry('server.warm', 'Warm-up requests');
+/** `suite --metrics-url` and `up --metrics-url`: the counters against the verdicts (src/prom/reconcile.ts). */
+const RECONCILE = [
+  entry('metrics.reconcile.requests', 'Request counter matches the requests sent'),
+  entry('metrics.reconcile.verdicts', 'Per-result counts match the verdicts'),
+];
+
+/** Every check id, per command, in the order that command's report prints them. */
+export const CHECK_TABLES = {
+  check: PREFLIGHT_TABLE,
+  // src/commands/up.ts and src/launch/warm.ts; server.suite only when the container stops during the suite.
+  up: [...PREFLIGHT_TABLE, entry('container.name', 'Container name'), SERVER_READY, SERVER_WARM, entry('server.suite', 'Edge-case suite'), ...RECONCILE],
+  // src/commands/warm.ts and src/launch/warm.ts
+  warm: [SERVER_READY, SERVER_WARM],
+  suite: RECONCILE,
+  // src/commands/metrics.ts
+  metrics: [
+    entry('metrics.scrape', 'Metrics endpoint answers'),
+    entry('metrics.format', 'Exposition format'),
+    entry('metrics.naming', 'Metric names and units'),
+    entry('metrics.expected', 'Expected metrics present'),
+    entry('metrics.cardinality', 'Label cardinality'),
+    entry('metrics.exposure', 'Exposure to the network'),
+  ],
+  // src/commands/watch.ts: one watch.process.<pid> per compute process, one watch.gpu.<index> per GPU.
+  watch: [
+    entry('watch.sampling', 'GPU memory sampling'),
+    entry('watch.load', 'Steady load from the suite'),
+    entry('watch.processes', 'GPU memory per process'),
+    entry('watch.process.<pid>', 'GPU memory of process <pid>'),
+    entry('watch.gpu.<index>', 'Used memory of GPU <index>'),
+  ],
+} as const satisfies Record<string, readonly CheckEntry[]>;
+
+export type TableName = keyof typeof CHECK_TABLES;
+
+/**
+ * The preflight checks that `--only` names (groups or ids, in table order), or all of them.
+ * Anything else is a usage error that names the option and lists what is valid.
+ */
+export function selectChecks(only: readonly string[], checks: readonly Check[] = PREFLIGHT_CHECKS): readonly Check[] {
+  if (only.length === 0) return checks;
+  const groups = [...new Set(checks.map((c) => c.id.slice(0, c.id.indexOf('.'))))];
+  for (const name of only) {
+    if (groups.includes(name) || checks.some((c) => c.id === name)) continue;
+    const elsewhere = Object.entries(CHECK_TABLES)
+      .filter(([command, table]) => command !== 'check' && table.some((e) => e.id === name || e.group === name))
+      .map(([command]) => command);
+    const where = elsewhere.length ? ` (${name} is reported by ${elsewhere.join(', ')}, not by check)` : '';
+    throw new UsageError(
+      `--only: unknown group or check id "${name}"${where}. Valid groups: ${groups.join(', ')}; valid ids: ${checks.map((c) => c.id).join(', ')} (guard-doctor check --list-checks shows them with titles)`,
+    );
+  }
+  return checks.filter((c) => only.includes(c.id) || only.includes(c.id.slice(0, c.id.indexOf('.'))));
+}

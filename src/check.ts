@@ -16,6 +16,11 @@ export interface Judgement {
   fix?: string;
   measured?: Record<string, unknown>;
   details?: string[];
+  /**
+   * The facts this check judges are not there (e.g. no GPU inventory). With `blockedBy`, while
+   * the blocker does not pass, the runner shows this check as `skip` "needs <blocker>".
+   */
+  factsMissing?: boolean;
 }
 
 export interface Check<N extends FactName = FactName> {
@@ -24,6 +29,11 @@ export interface Check<N extends FactName = FactName> {
   needs: readonly N[];
   /** A reason to skip this check for these settings (e.g. GPU checks with --cpu), or null. */
   skip?(settings: Settings): string | null;
+  /**
+   * The check whose failure already explains this one's missing facts (Flutter's categories:
+   * one cause, one failure). A needed probe that failed counts as missing facts too.
+   */
+  blockedBy?: string;
   judge(facts: Pick<FactValues, N>, settings: Settings): Judgement;
 }
 
@@ -46,38 +56,63 @@ export function neededFacts(checks: readonly Check[], settings: Settings): FactN
 }
 
 export function judgeAll(checks: readonly Check[], facts: Partial<Facts>, settings: Settings): CheckResult[] {
-  return checks.map((check) => judgeOne(check, facts, settings));
+  const judged = checks.map((check) => ({ check, ...judge(check, facts, settings) }));
+  const results = new Map(judged.map((j) => [j.check.id, j.result]));
+  return judged.map(({ check, result, factsMissing }) => {
+    const blocker = check.blockedBy === undefined ? undefined : results.get(check.blockedBy);
+    if (!factsMissing || !blocker || (blocker.status !== 'fail' && blocker.status !== 'error')) return result;
+    return blockedResult(result, blocker.id);
+  });
 }
 
+/** The echo of another check's failure: a skip that names the cause; -v and --json keep what it saw. */
+function blockedResult(result: CheckResult, blockerId: string): CheckResult {
+  return {
+    id: result.id,
+    title: result.title,
+    status: 'skip',
+    summary: `needs ${blockerId}`,
+    measured: { ...result.measured, blockedBy: blockerId },
+    details: [`${blockerId} did not pass, so this was not judged: ${result.summary}`, ...(result.details ?? [])],
+    durationMs: result.durationMs,
+  };
+}
+
+/** One check on its own (no other check's result is known, so nothing counts as blocked). */
 export function judgeOne(check: Check, facts: Partial<Facts>, settings: Settings): CheckResult {
+  return judge(check, facts, settings).result;
+}
+
+function judge(check: Check, facts: Partial<Facts>, settings: Settings): { result: CheckResult; factsMissing: boolean } {
   const base = { id: check.id, title: check.title };
   const skipReason = check.skip?.(settings) ?? null;
-  if (skipReason) return { ...base, status: 'skip', summary: skipReason, durationMs: 0 };
+  if (skipReason) return { result: { ...base, status: 'skip', summary: skipReason, durationMs: 0 }, factsMissing: false };
 
   let probeMs = 0;
   const values: Partial<FactValues> = {};
   for (const name of check.needs) {
     const outcome = facts[name];
     if (!outcome) {
-      return { ...base, status: 'error', summary: `internal: the ${name} facts were not gathered`, durationMs: 0 };
+      return { result: { ...base, status: 'error', summary: `internal: the ${name} facts were not gathered`, durationMs: 0 }, factsMissing: false };
     }
     probeMs = Math.max(probeMs, outcome.durationMs);
     if (!outcome.ok) {
-      return {
+      const result: CheckResult = {
         ...base,
         status: 'error',
         summary: `could not tell: ${outcome.message}`,
         fix: outcome.kind === 'timeout' ? 'find out why the probe hangs (a wedged GPU or daemon), or raise --probe-timeout' : undefined,
         durationMs: outcome.durationMs,
       };
+      return { result, factsMissing: true };
     }
     (values as Record<string, unknown>)[name] = outcome.value;
   }
   const started = performance.now();
   try {
-    const judgement = check.judge(values as FactValues, settings);
-    return { ...base, ...judgement, durationMs: probeMs + Math.round(performance.now() - started) };
+    const { factsMissing = false, ...judgement } = check.judge(values as FactValues, settings);
+    return { result: { ...base, ...judgement, durationMs: probeMs + Math.round(performance.now() - started) }, factsMissing };
   } catch (error) {
-    return { ...base, status: 'error', summary: `the check crashed: ${errorMessage(error)}`, durationMs: probeMs };
+    return { result: { ...base, status: 'error', summary: `the check crashed: ${errorMessage(error)}`, durationMs: probeMs }, factsMissing: false };
   }
 }

@@ -83,7 +83,9 @@ Examples:
   reportOptions(modelOptions(program.command('check').description('preflight checks of this host for one model and one way of serving it; starts nothing')))
     // The runtime and the publish address decide docker.gpu and port.free, as for up.
     .addOption(new Option('--runtime <cli>', 'container CLI').choices(['docker', 'podman']))
-    .option('--publish-host <address>', 'address the port is published on (default 127.0.0.1)');
+    .option('--publish-host <address>', 'address the port is published on (default 127.0.0.1)')
+    .option('--only <group|id>', 'run only these checks: a group (gpu, docker, model, host, port) or a check id; repeatable or comma-separated', collect)
+    .option('--list-checks', 'print every check id per command (group, id, title) and exit');
 
   const up = reportOptions(
     suiteOptions(modelOptions(program.command('up').description('check, start the serving container, wait, warm it and run the suite; leaves it running'))),
@@ -197,6 +199,7 @@ async function runCommand(command: Command, args: unknown[]): Promise<number> {
   }
   const configured = loadConfigFile(opts.config as string | undefined, process.cwd());
   const settings = resolveSettings(name, flags, configured.values);
+  (await import('./report/style.js')).useOutput(settings.output);
   const module = await COMMANDS[name]!();
   return module.run(settings);
 }

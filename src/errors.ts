@@ -21,6 +21,14 @@ export class DoctorError extends Error {
   }
 }
 
+/** Thrown by a probe whose command ran past its time limit (the probe runner turns it into a `timeout` outcome). */
+export class ProbeTimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProbeTimeoutError';
+  }
+}
+
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);

@@ -35,15 +35,18 @@ export function gpuLabel(gpu: GpuInfo): string {
   return `GPU ${gpu.index} (${gpu.name})`;
 }
 
-/** Why there is no GPU to judge, for the checks that judge one (gpu.driver says how to fix the driver). */
-export function inventoryProblem(inventory: Exclude<GpuInventory, { state: 'ok' }>): { summary: string; fix: string } {
+/**
+ * Why there is no GPU to judge, for the checks that judge one (gpu.driver says how to fix the
+ * driver). `factsMissing`: in a full run these checks show as "needs gpu.driver" (blockedBy).
+ */
+export function inventoryProblem(inventory: Exclude<GpuInventory, { state: 'ok' }>): { summary: string; fix: string; factsMissing: true } {
   switch (inventory.state) {
     case 'no-nvidia-smi':
-      return { summary: `no GPU to check: ${inventory.message}`, fix: 'install the NVIDIA driver (see gpu.driver), or serve on CPU with --cpu' };
+      return { summary: `no GPU to check: ${inventory.message}`, fix: 'install the NVIDIA driver (see gpu.driver), or serve on CPU with --cpu', factsMissing: true };
     case 'no-driver':
-      return { summary: `no GPU to check: nvidia-smi cannot reach the driver (${inventory.message})`, fix: 'load or reinstall the NVIDIA driver (see gpu.driver), or serve on CPU with --cpu' };
+      return { summary: `no GPU to check: nvidia-smi cannot reach the driver (${inventory.message})`, fix: 'load or reinstall the NVIDIA driver (see gpu.driver), or serve on CPU with --cpu', factsMissing: true };
     case 'unreadable':
-      return { summary: `no GPU to check: ${inventory.message}`, fix: 'run `nvidia-smi` by hand to see what is wrong with the GPU or driver' };
+      return { summary: `no GPU to check: ${inventory.message}`, fix: 'run `nvidia-smi` by hand to see what is wrong with the GPU or driver', factsMissing: true };
   }
 }
 

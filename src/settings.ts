@@ -29,6 +29,38 @@ export interface EnvVar {
   value: string;
 }
 
+/**
+ * How output is shown, decided once here and read everywhere (progress, colour, reports):
+ * commands never look at CI, isTTY or NO_COLOR themselves.
+ */
+export interface OutputMode {
+  /** --json: stdout carries exactly one JSON document. */
+  json: boolean;
+  /**
+   * A person watches a terminal: stderr is a TTY that reports a width, and neither CI nor
+   * GITHUB_ACTIONS is set. Spinners only then; plain lines (or nothing) otherwise.
+   */
+  interactive: boolean;
+  /** Colour on stdout: never with NO_COLOR; with FORCE_COLOR (not 0/false); else only on a TTY. */
+  color: boolean;
+}
+
+type Stream = { isTTY?: boolean; columns?: number };
+
+export function resolveOutput(json: boolean, env: NodeJS.ProcessEnv = process.env, stdout: Stream = process.stdout, stderr: Stream = process.stderr): OutputMode {
+  // A terminal that reports no width (some `script` and CI pseudo-terminals) makes ora's
+  // line-clearing arithmetic print cursor movements without end: not interactive.
+  const interactive = Boolean(stderr.isTTY) && (stderr.columns ?? 0) > 0 && !env.CI && !env.GITHUB_ACTIONS;
+  return { json, interactive, color: wantsColor(env, stdout) };
+}
+
+/** The colour rule for one stream; chalk alone ignores NO_COLOR. */
+export function wantsColor(env: NodeJS.ProcessEnv, stream: Stream): boolean {
+  if (env.NO_COLOR) return false;
+  if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false';
+  return Boolean(stream.isTTY);
+}
+
 export interface Settings {
   command: string;
   cwd: string;
@@ -58,11 +90,18 @@ export interface Settings {
   metricsUrl: string | null;
   promFile: string | null;
   json: boolean;
+  /** Interactive or CI, colour: see OutputMode. */
+  output: OutputMode;
   junit: string | null;
   strict: boolean;
   verbose: boolean;
   /** Time limit of each host probe (nvidia-smi, docker, ...). */
   probeTimeoutMs: number;
+  // check
+  /** `--only`: groups or check ids to run (checked against the table by the command); empty = all. */
+  only: string[];
+  /** `--list-checks`: print the check tables and exit. */
+  listChecks: boolean;
   // up
   name: string;
   env: EnvVar[];
@@ -237,10 +276,16 @@ export function resolveSettings(command: string, flags: RawOptions, config: RawO
     metricsUrl,
     promFile: merged.promFile === undefined ? null : path.resolve(cwd, asString(merged.promFile, source('promFile'))),
     json: asBool(merged.json, '--json'),
+    output: resolveOutput(asBool(merged.json, '--json')),
     junit: merged.junit === undefined ? null : path.resolve(cwd, asString(merged.junit, source('junit'))),
     strict: asBool(merged.strict, source('strict')),
     verbose: asBool(merged.verbose, '--verbose'),
     probeTimeoutMs: seconds(merged.probeTimeout, source('probeTimeout'), 10),
+    only: asStringList(merged.only, '--only').flatMap((list) => list.split(',')).map((name) => name.trim()).map((name) => {
+      if (name === '') throw new UsageError('--only: an empty name; give a group or a check id, e.g. --only gpu or --only gpu.vram,port.free');
+      return name;
+    }),
+    listChecks: asBool(merged.listChecks, '--list-checks'),
     name,
     env: asStringList(merged.env, source('env')).map((pair) => parseEnv(pair, source('env'))),
     runtime: runtimeInput,

@@ -74,6 +74,8 @@ describe('guard-doctor check on GPU hosts', () => {
     expect(gpu['gpu.driver']!.status).toBe('fail');
     expect(gpu['gpu.driver']!.summary).toContain("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver");
     expect(gpu['gpu.driver']!.fix).toContain('the NVIDIA driver (>= 570.26 for CUDA 12.8)');
+    // One cause, one failure: the checks that need a GPU inventory say so instead of failing too.
+    for (const id of ['gpu.compute-capability', 'gpu.vram']) expect(gpu[id]).toMatchObject({ status: 'skip', summary: 'needs gpu.driver', measured: { blockedBy: 'gpu.driver' } });
     expect(result.exitCode).toBe(1);
   });
 
@@ -89,6 +91,7 @@ describe('guard-doctor check on GPU hosts', () => {
     const result = await runCli(['check', '--json'], { env: { FAKE_NVIDIA_SMI: undefined } });
     const gpu = gpuChecks(result);
     expect(gpu['gpu.driver']).toMatchObject({ status: 'fail', summary: expect.stringContaining('no NVIDIA driver: nvidia-smi is not on PATH') });
+    for (const id of ['gpu.compute-capability', 'gpu.vram']) expect(gpu[id]).toMatchObject({ status: 'skip', summary: 'needs gpu.driver' });
   });
 
   it('--gpu names a GPU that is not there: the indexes that are', async () => {
@@ -112,16 +115,20 @@ describe('guard-doctor check on GPU hosts', () => {
     for (const check of Object.values(gpu)) expect(check).toMatchObject({ status: 'skip', summary: 'serving on CPU (--cpu): no GPU is used' });
   });
 
-  it('a hung nvidia-smi under --probe-timeout 1: the GPU checks are errors, exit 3 when nothing else failed', async () => {
+  it('a hung nvidia-smi under --probe-timeout 1: gpu.driver could not tell, the others need it, exit 3 when nothing else failed', async () => {
     // docker hangs too, so no check on this machine can fail: every problem is a probe that ran over.
     const result = await runCli(['check', '--json', '--probe-timeout', '1', '--port', '47211'], {
       env: { ...hostEnv('h100'), FAKE_NVIDIA_SMI_HANG: '1', FAKE_DOCKER_SLEEP: '30' },
       pathPrepend: [FAKE_DOCKER],
     });
     const gpu = gpuChecks(result);
-    for (const check of Object.values(gpu)) {
-      expect(check.status).toBe('error');
-      expect(check.summary).toContain('nvidia-smi did not answer within 1 s');
+    expect(gpu['gpu.driver']!.status).toBe('error');
+    expect(gpu['gpu.driver']!.summary).toContain('nvidia-smi did not answer within 1 s');
+    // The same time-out is one cause: the checks that needed the same facts name gpu.driver, and
+    // -v shows what they would have said.
+    for (const id of ['gpu.compute-capability', 'gpu.vram']) {
+      expect(gpu[id]).toMatchObject({ status: 'skip', summary: 'needs gpu.driver' });
+      expect((gpu[id] as CheckEntry & { details: string[] }).details[0]).toContain('nvidia-smi did not answer within 1 s');
     }
     const failed = (result.json.checks as CheckEntry[]).filter((c) => c.status === 'fail');
     expect(result.exitCode, `failed: ${failed.map((c) => `${c.id}: ${c.summary}`).join('; ')}`).toBe(failed.length ? 1 : 3);

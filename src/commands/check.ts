@@ -1,6 +1,6 @@
 /** `guard-doctor check`: gather the host's facts once, judge every preflight check, report. */
-import { PREFLIGHT_CHECKS } from '../../checks/index.js';
-import { judgeAll, neededFacts } from '../check.js';
+import { CHECK_TABLES, PREFLIGHT_CHECKS, selectChecks } from '../../checks/index.js';
+import { judgeAll, neededFacts, type Check } from '../check.js';
 import { gatherFacts } from '../probes/index.js';
 import { buildReport } from '../report/outcome.js';
 import { emitReport } from '../report/emit.js';
@@ -11,11 +11,11 @@ import type { Settings } from '../settings.js';
 import type { CheckResult, Report } from '../types.js';
 
 /** The preflight phase, shared with `up`. */
-export async function preflight(settings: Settings): Promise<CheckResult[]> {
-  const progress = await createProgress({ enabled: !settings.json && Boolean(process.stderr.isTTY) && !process.env.CI, initial: 'Probing the GPU, the container runtime and the model folder' });
+export async function preflight(settings: Settings, checks: readonly Check[] = PREFLIGHT_CHECKS): Promise<CheckResult[]> {
+  const progress = await createProgress(settings.output, { when: 'terminal', initial: 'Probing the GPU, the container runtime and the model folder' });
   try {
-    const facts = await gatherFacts(neededFacts(PREFLIGHT_CHECKS, settings), settings);
-    return judgeAll(PREFLIGHT_CHECKS, facts, settings);
+    const facts = await gatherFacts(neededFacts(checks, settings), settings);
+    return judgeAll(checks, facts, settings);
   } finally {
     progress.stop();
   }
@@ -38,7 +38,16 @@ export function renderCheckReport(report: Report, settings: Settings): string[] 
 }
 
 export async function run(settings: Settings): Promise<number> {
-  const checks = await preflight(settings);
+  if (settings.listChecks) return listChecks(settings);
+  // An unknown --only is a usage error (exit 2) before any probe runs.
+  const checks = await preflight(settings, selectChecks(settings.only));
   const report = buildReport('check', { checks }, settings.strict);
   return emitReport(report, settings, (r) => renderCheckReport(r, settings));
+}
+
+async function listChecks(settings: Settings): Promise<number> {
+  const { checkListDocument, renderCheckList } = await import('../report/check-list.js');
+  const text = settings.json ? JSON.stringify(checkListDocument(CHECK_TABLES), null, 2) : renderCheckList(CHECK_TABLES).join('\n');
+  process.stdout.write(text + '\n');
+  return 0;
 }

@@ -37,7 +37,7 @@ export async function run(settings: Settings): Promise<number> {
   const url = settings.url!;
   const shownUrl = redactUrl(url);
   // One scrape takes a moment: a spinner on a terminal, nothing in CI logs.
-  const progress = await createProgress({ enabled: !settings.json && Boolean(process.stderr.isTTY) && !process.env.CI, initial: `Scraping ${shownUrl}` });
+  const progress = await createProgress(settings.output, { when: 'terminal', initial: `Scraping ${shownUrl}` });
   let checks: CheckResult[];
   let outcome: ScrapeOutcome;
   try {

@@ -21,8 +21,8 @@ export async function run(settings: Settings): Promise<number> {
   // An invalid --cases file or --tag is a usage error (exit 2) before any request is sent.
   const suite = loadSuite({ casesFile: settings.casesFile, tags: settings.tags });
 
-  const progress = await createProgress({
-    enabled: !settings.json && Boolean(process.stderr.isTTY) && !process.env.CI,
+  const progress = await createProgress(settings.output, {
+    when: 'terminal',
     initial: `Running ${suite.cases.length} cases against ${url}`,
   });
   const checks: CheckResult[] = [];

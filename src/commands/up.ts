@@ -177,7 +177,7 @@ export async function run(settings: Settings): Promise<number> {
       return await finish(report, () => ['', `Not launching: ${failed.map((c) => c.id).join(', ')} failed. Fix ${failed.length === 1 ? 'it' : 'them'}, or launch anyway with --force.`]);
     }
 
-    progress = await createProgress({ enabled: !settings.json, initial: 'Starting the container' });
+    progress = await createProgress(settings.output, { when: 'unless-json', initial: 'Starting the container' });
     const log = (line: string) => (settings.json ? undefined : progress?.log(line));
 
     if (plan.kind === 'replace') {

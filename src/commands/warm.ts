@@ -17,7 +17,7 @@ import { installInterruptGuard, Interrupted, abortable } from '../launch/signals
 export async function run(settings: Settings): Promise<number> {
   const url = settings.url!;
   const guard = installInterruptGuard();
-  const progress = await createProgress({ enabled: !settings.json, initial: `Waiting for ${url}` });
+  const progress = await createProgress(settings.output, { when: 'unless-json', initial: `Waiting for ${url}` });
   const checks: CheckResult[] = [];
   const render = (r: Parameters<typeof footer>[0]) => [paint.bold(`guard-doctor warm: ${url} (${settings.server})`), '', ...renderChecks(r.checks ?? [], settings.verbose), '', footer(r, 'result')];
   try {

@@ -65,8 +65,8 @@ export async function run(settings: Settings): Promise<number> {
     controller.abort();
   };
   process.on('SIGINT', onSigint);
-  const progress = await createProgress({
-    enabled: true,
+  const progress = await createProgress(settings.output, {
+    when: 'always',
     heartbeatMs: Math.max(settings.intervalMs, 5000),
     initial: `Watching GPU memory every ${seconds(settings.intervalMs)} for ${seconds(settings.durationMs)}${settings.url ? ` while running the suite against ${settings.url}` : ''} (Ctrl-C ends early)`,
   });

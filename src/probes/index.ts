@@ -4,15 +4,10 @@
  */
 import type { FactName, Facts, FactValue, ProbeOutcome } from '../facts.js';
 import type { Settings } from '../settings.js';
-import { errorMessage } from '../errors.js';
+import { ProbeTimeoutError, errorMessage } from '../errors.js';
 
-/** Thrown by a probe whose command ran past its time limit. */
-export class ProbeTimeoutError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ProbeTimeoutError';
-  }
-}
+// It lives in errors.ts so that the probes, which this file loads, need not import this file back.
+export { ProbeTimeoutError };
 
 type Probe<K extends FactName> = (settings: Settings) => Promise<FactValue<K>>;
 type ProbeTable = { [K in FactName]: () => Promise<Probe<K>> };

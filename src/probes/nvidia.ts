@@ -10,7 +10,7 @@ import type { GpuInfo, GpuInventory } from '../facts.js';
 import type { Settings } from '../settings.js';
 import { capabilityFromName } from '../data/gpus.js';
 import { describeFailure, run, type ExecResult } from '../exec.js';
-import { ProbeTimeoutError } from './index.js';
+import { ProbeTimeoutError } from '../errors.js';
 
 export const NVIDIA_SMI = 'nvidia-smi';
 export const QUERY_FIELDS = ['index', 'name', 'uuid', 'driver_version', 'memory.total', 'memory.used', 'memory.free', 'compute_cap'] as const;

@@ -9,7 +9,7 @@ import { run, type ExecResult } from '../exec.js';
 import type { ImageInfo, RuntimeInfo } from '../facts.js';
 import type { Settings } from '../settings.js';
 import type { RuntimeName } from '../types.js';
-import { ProbeTimeoutError } from './index.js';
+import { ProbeTimeoutError } from '../errors.js';
 
 /** Where the NVIDIA Container Toolkit writes CDI specs (`nvidia-ctk cdi generate`) by default. */
 export const DEFAULT_CDI_SPEC_DIRS: readonly string[] = ['/etc/cdi', '/var/run/cdi'];

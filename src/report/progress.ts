@@ -1,8 +1,9 @@
 /**
  * Progress while something takes time: an ora spinner on a terminal (stderr), plain lines
- * every `heartbeatMs` under CI or without a terminal, nothing at all with --quiet.
+ * every `heartbeatMs` under CI or without a terminal, or nothing (see ProgressWhen).
+ * Which of these is settings' decision (OutputMode); a command only says when it wants any.
  */
-import { plainProgress } from './style.js';
+import type { OutputMode } from '../settings.js';
 
 export interface Progress {
   /** Set the current phase text. */
@@ -14,15 +15,23 @@ export interface Progress {
   stop(): void;
 }
 
-export async function createProgress(options: { enabled: boolean; heartbeatMs?: number; initial?: string }): Promise<Progress> {
+/**
+ * When a command shows progress at all:
+ * - `terminal`: only to a person at a terminal, never with --json (short commands: a CI log
+ *   gains nothing from "Scraping ...");
+ * - `unless-json`: also as plain heartbeat lines in CI (long waits: `up`, `warm`);
+ * - `always`: even with --json, on stderr (`watch`, which runs for minutes).
+ */
+export type ProgressWhen = 'terminal' | 'unless-json' | 'always';
+
+export async function createProgress(output: OutputMode, options: { when: ProgressWhen; heartbeatMs?: number; initial?: string }): Promise<Progress> {
   const heartbeatMs = options.heartbeatMs ?? 10_000;
   const write = (line: string) => process.stderr.write(line + '\n');
-  if (!options.enabled) {
+  const enabled = options.when === 'always' || (!output.json && (options.when === 'unless-json' || output.interactive));
+  if (!enabled) {
     return { update() {}, log() {}, succeed() {}, fail() {}, stop() {} };
   }
-  // A terminal that reports no width (some `script` and CI pseudo-terminals) makes ora's
-  // line-clearing arithmetic print cursor movements without end: use plain lines there.
-  if (plainProgress() || !(process.stderr.columns > 0)) {
+  if (!output.interactive) {
     let last = 0;
     let current = options.initial ?? '';
     if (current) {

@@ -1,16 +1,22 @@
 /** Colours and marks. NO_COLOR (any non-empty value) turns colour off; chalk alone ignores it. */
 import { Chalk, supportsColor, type ChalkInstance } from 'chalk';
+import { wantsColor, type OutputMode } from '../settings.js';
 import type { Status } from '../types.js';
 
-function colourLevel(stream: NodeJS.WriteStream): 0 | 1 | 2 | 3 {
-  if (process.env.NO_COLOR) return 0;
-  if (process.env.FORCE_COLOR !== undefined) return (supportsColor ? supportsColor.level : 1) as 0 | 1 | 2 | 3;
-  if (!stream.isTTY) return 0;
+/** Whether to colour is settings' decision (OutputMode.color); how many colours, chalk's. */
+function colourLevel(colour: boolean): 0 | 1 | 2 | 3 {
+  if (!colour) return 0;
   return (supportsColor ? supportsColor.level : 0) as 0 | 1 | 2 | 3;
 }
 
-export const paint: ChalkInstance = new Chalk({ level: colourLevel(process.stdout) });
-export const paintErr: ChalkInstance = new Chalk({ level: colourLevel(process.stderr) });
+// Before settings are resolved (usage errors, unit tests) the same rule applies to the process.
+export const paint: ChalkInstance = new Chalk({ level: colourLevel(wantsColor(process.env, process.stdout)) });
+export const paintErr: ChalkInstance = new Chalk({ level: colourLevel(wantsColor(process.env, process.stderr)) });
+
+/** Follow the resolved settings (called once, when a command starts). */
+export function useOutput(output: OutputMode): void {
+  paint.level = colourLevel(output.color);
+}
 
 export const MARK: Record<Status, string> = { pass: '✓', warn: '!', fail: '✗', skip: '-', error: '?' };
 
@@ -27,9 +33,4 @@ export function mark(status: Status, c: ChalkInstance = paint): string {
     case 'error':
       return c.magenta(MARK.error);
   }
-}
-
-/** True for plain line-by-line output: under CI, or when stderr is not a terminal. */
-export function plainProgress(): boolean {
-  return Boolean(process.env.CI) || !process.stderr.isTTY;
 }
