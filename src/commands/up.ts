@@ -17,6 +17,7 @@ import { diagnose, stateSource, type Finding, type LogSource } from '../diagnose
 import { buildRunCommand, CONTAINER_PORT, redactor, renderCommand } from '../launch/run-args.js';
 import { containerLogs, forceRemove, imagePresent, inspectContainer, pullImage, runContainer, type ContainerInfo } from '../launch/container.js';
 import { waitUntilReady } from '../launch/ready.js';
+import { HUB_SECRET_ENV } from '../data/hub.js';
 import { readyResult, warmResult, warmUp } from '../launch/warm.js';
 import { installInterruptGuard, Interrupted, abortable } from '../launch/signals.js';
 import { ContainerStopped, watchContainer } from '../launch/watcher.js';
@@ -128,7 +129,7 @@ export async function run(settings: Settings): Promise<number> {
   }
   const runCommand = buildRunCommand(settings);
   const rendered = renderCommand(runCommand);
-  const redact = redactor(settings.env.map((e) => e.value));
+  const redact = redactor([...settings.env.map((e) => e.value), ...(settings.hub?.token ? [settings.hub.token] : []), ...(settings.hub?.passEnv.filter((e) => HUB_SECRET_ENV.has(e.key)).map((e) => e.value) ?? [])]);
   const url = serverUrl(settings.publishHost, settings.port);
   // An invalid --cases file or --tag is a usage error before anything starts.
   const suite = settings.runSuite && !settings.dryRun ? loadSuite({ casesFile: settings.casesFile, tags: settings.tags }) : null;
