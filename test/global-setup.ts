@@ -22,10 +22,11 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  // The hermetic default for `runCli`: a Hugging Face cache already holding every size, and
+  // The hermetic default for `runCli`: a Hugging Face cache already holding every size (shards of
+  // the published sizes, as sparse files), and
   // HF_HUB_OFFLINE on, so a `check` without --model-dir (the hub source) never reaches a network.
   const hfHome = await mkdtemp(path.join(os.tmpdir(), 'gd-test-hf-home-'));
-  for (const size of ['0.6B', '4B', '8B'] as const) await writeHfCache(hfHome, { size });
+  for (const size of ['0.6B', '4B', '8B'] as const) await writeHfCache(hfHome, { size, realSizes: true });
   process.env.GUARD_TEST_HF_HOME = hfHome;
   const teardown = () => rm(hfHome, { recursive: true, force: true });
   if (process.env.GUARD_DOCTOR_SKIP_DOCKER === '1') {

@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { LFS_POINTER_TEXT, writeModelFolder, type SizeName } from './model-folder.js';
@@ -18,6 +18,44 @@ export interface HubCacheOptions {
   /** complete; partial (shards 2.. not fetched yet, one `.incomplete` blob); pointer (a shard blob is an LFS pointer). */
   state?: 'complete' | 'partial' | 'pointer';
   shards?: number;
+  /**
+   * Shards of the published sizes (sparse files: a real safetensors header, then a hole), so
+   * every figure read from the folder equals the published one. Default: tiny shards.
+   */
+  realSizes?: boolean;
+}
+
+/** Published shard file sizes (src/data/models.ts weightBytes in total). */
+const REAL_SHARDS: Record<SizeName, number[]> = {
+  '0.6B': [1_503_238_553],
+  '4B': [3_957_900_840, 3_987_450_520, 99_584_832],
+  '8B': [3_957_900_840, 3_987_450_520, 3_987_450_520, 3_190_581_200, 1_258_133_696],
+};
+
+/** The first bytes of a safetensors file of `fileBytes` holding one U8 tensor; the rest is a hole. */
+function sparseShardHead(fileBytes: number, tensor: string): { head: Buffer; dataBytes: number } {
+  let json = '';
+  for (let dataBytes = fileBytes; ; ) {
+    json = JSON.stringify({ __metadata__: { format: 'pt' }, [tensor]: { dtype: 'U8', shape: [dataBytes], data_offsets: [0, dataBytes] } });
+    json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
+    const next = fileBytes - 8 - Buffer.byteLength(json);
+    if (next === dataBytes) break;
+    dataBytes = next;
+  }
+  const header = Buffer.from(json);
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(header.length));
+  return { head: Buffer.concat([length, header]), dataBytes: fileBytes - 8 - header.length };
+}
+
+async function writeSparse(file: string, head: Buffer, size: number): Promise<void> {
+  const handle = await open(file, 'w');
+  try {
+    await handle.write(head, 0, head.length, 0);
+    await handle.truncate(size);
+  } finally {
+    await handle.close();
+  }
 }
 
 export interface BuiltCache {
@@ -41,7 +79,22 @@ export async function writeHfCache(home: string, options: HubCacheOptions = {}):
   const repoDir = path.join(home, 'hub', `models--Qwen--Qwen3Guard-Gen-${size}`);
   const staging = path.join(home, `.staging-${size}`);
   await rm(staging, { recursive: true, force: true });
-  await writeModelFolder(staging, { size, shards: options.shards ?? (size === '0.6B' ? 0 : 3) });
+  const real = options.realSizes ? REAL_SHARDS[size] : null;
+  await writeModelFolder(staging, { size, shards: real ? (real.length === 1 ? 0 : real.length) : (options.shards ?? (size === '0.6B' ? 0 : 3)) });
+  const sparse = new Map<string, { head: Buffer; size: number }>();
+  if (real) {
+    const names = (await readdir(staging)).filter((n) => n.endsWith('.safetensors')).sort();
+    const weightMap: Record<string, string> = {};
+    let total = 0;
+    names.forEach((name, i) => {
+      const tensor = `model.layers.${i}.weight`;
+      const { head, dataBytes } = sparseShardHead(real[i]!, tensor);
+      sparse.set(name, { head, size: real[i]! });
+      weightMap[tensor] = name;
+      total += dataBytes;
+    });
+    if (names.length > 1) await writeFile(path.join(staging, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2));
+  }
   const blobs = path.join(repoDir, 'blobs');
   const snapshotDir = path.join(repoDir, 'snapshots', COMMIT);
   await mkdir(blobs, { recursive: true });
@@ -51,9 +104,18 @@ export async function writeHfCache(home: string, options: HubCacheOptions = {}):
   const files: BuiltCache['files'] = [];
   let shardIndex = 0;
   for (const name of (await readdir(staging)).sort()) {
+    const isShard = name.endsWith('.safetensors');
+    const big = sparse.get(name);
+    if (big) {
+      // Named by a digest of the head and size: hashing gigabytes of hole would only cost time.
+      const etag = createHash('sha256').update(big.head).update(String(big.size)).digest('hex');
+      await writeSparse(path.join(blobs, etag), big.head, big.size);
+      await symlink(path.join('..', '..', 'blobs', etag), path.join(snapshotDir, name));
+      files.push({ name, size: big.size });
+      continue;
+    }
     let bytes = await readFile(path.join(staging, name));
     files.push({ name, size: bytes.length });
-    const isShard = name.endsWith('.safetensors');
     if (isShard) shardIndex += 1;
     // LFS files are named by their sha256 in blobs/, the others by their git blob id.
     const etag = isShard ? createHash('sha256').update(bytes).digest('hex') : gitBlobSha1(bytes);
