@@ -159,6 +159,16 @@ function judgeSource(hub: HubFacts, m: ModelFolderFacts | null, settings: Settin
       `unset HF_HUB_OFFLINE to let the server download it, or fill the cache first where the hub can be reached: ${fillCacheCommand(settings)}`,
     );
   }
+  if (hub.state === 'unreachable' && hub.proxyFrom) {
+    // Only the direct route was tried: through the proxy the server may well get there.
+    return {
+      status: 'warn',
+      summary: `${cached}, and ${hubName} at ${where} cannot be reached directly (${hub.problem}); ${hub.proxyFrom} is set, and the doctor does not go through proxies, so the download could not be confirmed`,
+      fix: `give the server the proxy too: --env ${hub.proxyFrom}=... (and NO_PROXY if needed); or download first and give --model-dir`,
+      measured,
+      details,
+    };
+  }
   if (hub.state === 'unreachable') {
     return fail(
       `${cached}, and ${hubName} at ${where} cannot be reached from this host: ${hub.problem}`,

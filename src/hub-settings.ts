@@ -36,6 +36,8 @@ export interface HubSettings {
   repoDirs: string[];
   /** Host folders mounted read-write into the container so the download is kept. */
   mounts: HubMount[];
+  /** The proxy variable set in the doctor's environment, if any: the doctor's own requests do not go through it. */
+  proxyFrom: string | null;
   /** The doctor's variables handed to the container by name (`--env NAME`, the value through the CLI's environment). */
   passEnv: { key: string; value: string }[];
 }
@@ -56,6 +58,7 @@ export function resolveHubSettings(source: HubSource, model: ModelSpec, env: Env
   const repoId = hubRepoId(model);
   const passEnv = HUB_PASS_ENV[source].filter((name) => env[name] !== undefined && env[name] !== '').map((key) => ({ key, value: env[key]! }));
   const offline = envTrue(env.HF_HUB_OFFLINE);
+  const proxyFrom = ['HTTPS_PROXY', 'https_proxy', 'ALL_PROXY', 'all_proxy'].find((name) => nonEmpty(env[name]) !== null) ?? null;
 
   if (source === 'modelscope') {
     const fromEnv = nonEmpty(env.MODELSCOPE_CACHE);
@@ -74,6 +77,7 @@ export function resolveHubSettings(source: HubSource, model: ModelSpec, env: Env
       cacheDirFrom: fromEnv ? 'MODELSCOPE_CACHE' : 'the default ~/.cache/modelscope/hub',
       repoDirs: [path.join(cacheDir, folders.current), path.join(cacheDir, folders.legacy)],
       mounts: [{ hostPath: cacheDir, containerPath: MODELSCOPE.containerCache }],
+      proxyFrom,
       passEnv,
     };
   }
@@ -116,6 +120,7 @@ export function resolveHubSettings(source: HubSource, model: ModelSpec, env: Env
     cacheDirFrom,
     repoDirs: [path.join(cacheDir, HF.repoFolder(repoId))],
     mounts,
+    proxyFrom,
     passEnv,
   };
 }

@@ -131,6 +131,12 @@ describe('check with the model from the Hugging Face Hub', () => {
     expect(source.summary).toBe(`Qwen/Qwen3Guard-Gen-8B is not in the cache (${empty}/hub), and the Hugging Face Hub at ${endpoint} (HF_ENDPOINT) cannot be reached from this host: connection refused by ${endpoint}/api/models/Qwen/Qwen3Guard-Gen-8B/revision/main?blobs=true`);
     expect(source.fix).toContain('export HF_ENDPOINT=https://hf-mirror.com');
 
+    // Behind a proxy the doctor's direct try proves nothing: a warning that says so, not a failure.
+    const proxied = entry(await check([], { HF_HOME: empty, HF_ENDPOINT: endpoint, HTTPS_PROXY: 'http://127.0.0.1:3128' }), 'model.source');
+    expect(proxied.status).toBe('warn');
+    expect(proxied.summary).toContain('HTTPS_PROXY is set, and the doctor does not go through proxies, so the download could not be confirmed');
+    expect(proxied.fix).toContain('--env HTTPS_PROXY=...');
+
     const home = await tempDir('gd-hf-');
     await writeHfCache(home, { size: '8B' });
     const cached = entry(await check([], { HF_HOME: home, HF_ENDPOINT: endpoint }), 'model.source');

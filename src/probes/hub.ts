@@ -43,6 +43,8 @@ export interface HubFacts {
   offline: boolean;
   /** Where the token came from (never the token); null without one. */
   tokenFrom: string | null;
+  /** A proxy variable that is set; the probe itself connects directly. */
+  proxyFrom: string | null;
   /** `offline`: not asked; `answered`: the hub answered HTTP; `unreachable`: no HTTP answer. */
   state: 'offline' | 'answered' | 'unreachable';
   /** Why the hub could not be reached (refused, timed out, name does not resolve). */
@@ -85,6 +87,7 @@ export async function inspectHub(hub: HubSettings, timeoutMs: number): Promise<H
     endpointFrom: hub.endpointFrom,
     offline: hub.offline,
     tokenFrom: hub.tokenFrom,
+    proxyFrom: hub.proxyFrom,
     state: 'offline',
     problem: null,
     status: null,

@@ -28,6 +28,10 @@ export const HERMETIC_HUB_ENV: Record<string, string | undefined> = {
   MODELSCOPE_CACHE: undefined,
   MODELSCOPE_DOMAIN: undefined,
   MODELSCOPE_API_TOKEN: undefined,
+  HTTPS_PROXY: undefined,
+  https_proxy: undefined,
+  ALL_PROXY: undefined,
+  all_proxy: undefined,
 };
 
 export interface CliResult {
