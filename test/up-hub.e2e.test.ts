@@ -103,6 +103,19 @@ describe.skipIf(skipDocker)('up with a hub source and a real Docker daemon', () 
     expect(readyAgain.measured.downloadMs).toBeLessThan(1_000);
   }, 330_000);
 
+  it('a download that fails inside the container (the hub answers this host, not the container): exit 4 with huggingface_hub\'s error in the log tail', async () => {
+    const home = await tempDir('gd-uphub-');
+    await chmod(home, 0o755);
+    const name = containerName('nohub');
+    const result = await runCli(['up', '--cpu', '--image', testImage()!, '--model', 'Qwen3Guard-Gen-4B', '--port', String(await freePort()), '--name', name, '--no-suite', '--json'], {
+      env: { HF_HOME: home, HF_ENDPOINT: hub.url, HF_HUB_OFFLINE: undefined },
+      timeoutMs: 120_000,
+    });
+    expect(result.exitCode, result.stdout + result.stderr).toBe(4);
+    expect(result.json.problem).toMatch(/^the container exited with code 1/);
+    expect((result.json.logTail as string[]).join('\n')).toContain('huggingface_hub.errors.LocalEntryNotFoundError: An error happened while trying to locate the files on the Hub');
+  }, 150_000);
+
   it('offline with nothing cached: check refuses before any launch, with the fix', async () => {
     const home = await tempDir('gd-uphub-');
     const name = containerName('offline');

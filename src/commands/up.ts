@@ -124,7 +124,8 @@ async function collectFailure(settings: Settings, reason: string, redact: (s: st
   } catch (error) {
     logTail = [`(could not read the container's log: ${errorMessage(error)})`];
   }
-  const modelPaths = [settings.containerModelDir, settings.mount?.hostPath ?? ''].filter(Boolean);
+  // With a hub source the model lives in the mounted cache, not at the container model dir.
+  const modelPaths = settings.hub ? settings.hub.mounts.flatMap((m) => [m.containerPath, m.hostPath]) : [settings.containerModelDir, settings.mount?.hostPath ?? ''].filter(Boolean);
   return { reason, logTail, findings: diagnose(sources, { state, modelPaths }) };
 }
 
