@@ -185,6 +185,9 @@ export function resolveSettings(command: string, flags: RawOptions, config: RawO
   // What `up --env` gives the server (HF_TOKEN=..., HF_ENDPOINT=...) is what the server will use: judge the hub with it.
   const hubEnv = { ...env, ...Object.fromEntries(containerEnv.map((e) => [e.key, e.value])) };
   const hub = modelSource === 'dir' ? null : resolveHubSettings(modelSource, model, hubEnv, cwd);
+  if (hub && containerModelDirRaw !== undefined) {
+    throw new UsageError(`${source('containerModelDir')} names a folder inside the container, but with --source ${modelSource} the server downloads ${hub.repoId} into the mounted cache; give --model-dir (or --mount) to serve a folder`);
+  }
 
   const imageGiven = merged.image !== undefined;
   const image = imageGiven ? asString(merged.image, source('image')).trim() : DEFAULT_VLLM_IMAGE;

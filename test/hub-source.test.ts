@@ -117,6 +117,19 @@ describe('check with the model from the Hugging Face Hub', () => {
     expect(viaFile.stdout).not.toContain(GOOD);
   });
 
+  it('a revoked HF_TOKEN breaks even a public repo: the Hub\'s 401 is quoted', async () => {
+    const revoked = await startHubServer({ invalidTokens: [BAD] });
+    try {
+      const r = await check([], { HF_HOME: empty, HF_ENDPOINT: revoked.url, HF_TOKEN: BAD });
+      const source = entry(r, 'model.source');
+      expect(source.status).toBe('fail');
+      expect(source.summary).toContain('the token (from HF_TOKEN) may not fetch Qwen/Qwen3Guard-Gen-8B: the Hugging Face Hub answers 401: "Invalid credentials in Authorization header"');
+      expect(r.stdout).not.toContain(BAD);
+    } finally {
+      await revoked.close();
+    }
+  });
+
   it('a private repo answers 401 RepoNotFound without a token', async () => {
     const source = entry(await check([], { HF_HOME: empty, HF_ENDPOINT: privateHub.url }), 'model.source');
     expect(source.status).toBe('fail');
@@ -214,6 +227,7 @@ describe('check with the model from the Hugging Face Hub', () => {
       [['--source', 'git'], /--source: unknown source "git". Valid: dir/],
       [['--source', 'dir'], /--source dir needs the folder: give --model-dir PATH/],
       [['--source', 'hf', '--model-dir', cache.snapshotDir], /--source hf and --model-dir\/--mount both say where the model comes from/],
+      [['--container-model-dir', '/models/x'], /--container-model-dir names a folder inside the container, but with --source hf the server downloads Qwen\/Qwen3Guard-Gen-8B/],
     ] as const) {
       const r = await runCli(['check', ...args]);
       expect(r.exitCode).toBe(2);

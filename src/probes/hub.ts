@@ -146,6 +146,8 @@ function readError(facts: HubFacts, response: HttpResponse): void {
 async function judgeHf(facts: HubFacts, answer: HttpResponse, hub: HubSettings, headers: Record<string, string>, remaining: () => number): Promise<void> {
   if (answer.status === 401 || answer.status === 403 || answer.status === 404) {
     if (facts.errorCode === HF_ERROR_CODES.gated) facts.access = answer.status === 403 ? 'denied' : 'needs-token';
+    // A 401 without a repo error code answers the token itself (expired, revoked, mistyped).
+    else if (answer.status === 401 && hub.token && facts.errorCode !== HF_ERROR_CODES.notFound) facts.access = 'denied';
     else facts.access = hub.token ? 'not-found' : answer.status === 404 ? 'not-found' : 'needs-token';
     return;
   }

@@ -147,6 +147,8 @@ export interface HubServerOptions {
   /** Tokens whose account may fetch a gated or private repo. */
   grantedTokens?: string[];
   private?: boolean;
+  /** Tokens the Hub no longer accepts (revoked, mistyped): 401 on every call, even for a public repo. */
+  invalidTokens?: string[];
   /** Answer every API call with this status and body (a broken mirror). */
   failWith?: { status: number; body: string };
 }
@@ -191,6 +193,7 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
       res.end(req.method === 'HEAD' ? undefined : body);
     };
     if (options.failWith) return send(options.failWith.status, options.failWith.body, { 'content-type': 'text/plain' });
+    if (token && (options.invalidTokens ?? []).includes(token)) return send(401, JSON.stringify({ error: 'Invalid credentials in Authorization header' }));
 
     const info = /^\/api\/models\/(Qwen\/Qwen3Guard-Gen-[^/]+?)(?:\/revision\/([^/]+))?$/.exec(url.pathname);
     const resolve = /^\/(Qwen\/Qwen3Guard-Gen-[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
