@@ -29,7 +29,8 @@ export async function probeHubSnapshot(hub: HubSettings, modelName: string): Pro
   const found = await findSnapshot(hub);
   if (!found) return null;
   const containerDir = containerPathOf(hub, found.snapshotDir);
-  const mount = hub.mounts.find((m) => found.snapshotDir.startsWith(m.hostPath + path.sep));
+  // The most specific mount, as containerPathOf picks it (a hub cache mounted inside the HF home).
+  const mount = [...hub.mounts].sort((a, b) => b.hostPath.length - a.hostPath.length).find((m) => found.snapshotDir.startsWith(m.hostPath + path.sep));
   if (!containerDir || !mount) return null;
   const facts = await inspectMount({ hostPath: mount.hostPath, containerPath: mount.containerPath, mode: 'rw', raw: `${mount.hostPath}:${mount.containerPath}` }, containerDir, modelName);
   return { ...facts, hubSnapshot: found };
