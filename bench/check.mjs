@@ -5,7 +5,8 @@
 // Targets (issue 2): check median <= 600 ms and <= 2x the raw baseline; --version <= 150 ms.
 // Prints a small table, then one JSON line `{"bench":"check", ...}` that bench/run.mjs reads.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,8 +20,14 @@ if (!existsSync(path.join(root, 'dist', 'src', 'cli.js'))) {
   process.exit(1);
 }
 
+// Without --model-dir the model comes from the hub: keep the run off the network (and off the
+// user's own cache) with an empty cache and HF_HUB_OFFLINE, so it times the host probes alone.
+const hfHome = mkdtempSync(path.join(os.tmpdir(), 'gd-bench-hf-'));
+process.on('exit', () => rmSync(hfHome, { recursive: true, force: true }));
 const env = {
   ...process.env,
+  HF_HOME: hfHome,
+  HF_HUB_OFFLINE: '1',
   PATH: [path.join(root, 'test', 'helpers', 'bin'), process.env.PATH ?? ''].join(path.delimiter),
   FAKE_NVIDIA_SMI: path.join(root, 'test', 'fixtures', 'nvidia-smi', 'h100'),
   NO_COLOR: '1',

@@ -9,6 +9,7 @@ import { gpuComputeCapability } from './gpu-compute-capability.js';
 import { gpuVram } from './gpu-vram.js';
 import { dockerDaemon } from './docker-daemon.js';
 import { dockerGpu } from './docker-gpu.js';
+import { modelSource } from './model-source.js';
 import { modelMount } from './model-mount.js';
 import { modelFiles } from './model-files.js';
 import { modelPermissions } from './model-permissions.js';
@@ -21,6 +22,7 @@ export const PREFLIGHT_CHECKS: readonly Check[] = [
   gpuVram,
   dockerDaemon,
   dockerGpu,
+  modelSource,
   modelMount,
   modelFiles,
   modelPermissions,

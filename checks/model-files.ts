@@ -18,6 +18,7 @@ import type { ModelFolderFacts } from '../src/probes/model.js';
 import { plural, shellQuote } from '../src/report/format.js';
 import type { Settings } from '../src/settings.js';
 import { NO_MOUNT_REASON } from './model-mount.js';
+import { hubSnapshotSkip, redownloadFix } from './model-source.js';
 
 interface Problem {
   severity: 'fail' | 'warn';
@@ -29,13 +30,17 @@ export const modelFiles = defineCheck({
   id: 'model.files',
   title: 'Model files complete',
   needs: ['model'],
-  skip: (settings) => (settings.mount ? null : NO_MOUNT_REASON),
+  skip: (settings) => (settings.mount || settings.hub ? null : NO_MOUNT_REASON),
   judge({ model }, settings): Judgement {
+    const hubSkip = hubSnapshotSkip(model, settings);
+    if (hubSkip) return hubSkip;
     if (!model) return { status: 'skip', summary: NO_MOUNT_REASON };
     if (!model.inspectedDir) {
       return { status: 'skip', summary: `could not check the model files: no folder with the model was found under the mount (see model.mount)` };
     }
-    return judgeFiles(model, settings);
+    const judgement = judgeFiles(model, settings);
+    // A damaged cache entry is fixed by fetching it afresh, not by git lfs or --local-dir.
+    return settings.hub && judgement.status !== 'pass' ? { ...judgement, fix: redownloadFix(model, settings) } : judgement;
   },
 });
 

@@ -8,6 +8,7 @@ import { CONFIG_FILE } from '../src/data/model-files.js';
 import type { ModelFolderFacts } from '../src/probes/model.js';
 import { plural, shellQuote } from '../src/report/format.js';
 import type { Settings } from '../src/settings.js';
+import { hubSnapshotSkip } from './model-source.js';
 
 export const NO_MOUNT_REASON = 'give --model-dir or --mount to check the model files';
 
@@ -15,8 +16,10 @@ export const modelMount = defineCheck({
   id: 'model.mount',
   title: 'Model folder as the container sees it',
   needs: ['model'],
-  skip: (settings) => (settings.mount ? null : NO_MOUNT_REASON),
+  skip: (settings) => (settings.mount || settings.hub ? null : NO_MOUNT_REASON),
   judge({ model }, settings): Judgement {
+    const hubSkip = hubSnapshotSkip(model, settings);
+    if (hubSkip) return hubSkip;
     if (!model) return { status: 'skip', summary: NO_MOUNT_REASON };
     return judgeMount(model, settings);
   },

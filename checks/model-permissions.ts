@@ -8,6 +8,7 @@ import { defineCheck, type Judgement } from '../src/check.js';
 import type { ModelFolderFacts } from '../src/probes/model.js';
 import { plural, shellQuote } from '../src/report/format.js';
 import { NO_MOUNT_REASON } from './model-mount.js';
+import { hubSnapshotSkip } from './model-source.js';
 
 /** How many offending paths the summary names before it just counts. */
 const NAMED_OFFENDERS = 3;
@@ -24,8 +25,10 @@ export const modelPermissions = defineCheck({
   id: 'model.permissions',
   title: 'Model files readable by the container',
   needs: ['model'],
-  skip: (settings) => (settings.mount ? null : NO_MOUNT_REASON),
-  judge({ model }): Judgement {
+  skip: (settings) => (settings.mount || settings.hub ? null : NO_MOUNT_REASON),
+  judge({ model }, settings): Judgement {
+    const hubSkip = hubSnapshotSkip(model, settings);
+    if (hubSkip) return hubSkip;
     if (!model) return { status: 'skip', summary: NO_MOUNT_REASON };
     if (!model.inspectedDir) return { status: 'skip', summary: 'no model folder to check under the mount (see model.mount)' };
     return judgePermissions(model);

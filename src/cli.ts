@@ -30,6 +30,7 @@ function modelOptions(cmd: Command): Command {
     .option('--server <kind>', 'vllm (OpenAI-compatible, port 8000) or web (POST /judge, port 7860)')
     .option('--mount <host:container>', 'the model volume exactly as given to docker run -v')
     .option('--model-dir <path>', 'host folder holding the model; short for --mount PATH:<container model dir>')
+    .option('--source <source>', 'where the model comes from: dir (--model-dir/--mount), hf (Hugging Face Hub, into your cache) or modelscope (default: dir with a folder, else hf)')
     .option('--container-model-dir <path>', 'folder the server reads inside the container (case-sensitive)', undefined)
     .option('--image <ref>', 'serving image (default: a pinned vllm/vllm-openai tag; required for web)')
     .option('--cuda <x.y>', "CUDA version the image was built with (default: read from the image)")

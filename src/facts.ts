@@ -3,6 +3,7 @@
  * its own time limit, then handed to every check. A check never runs a command itself.
  */
 import type { ModelFolderFacts } from './probes/model.js';
+import type { HubFacts } from './probes/hub.js';
 import type { RuntimeName } from './types.js';
 
 /** What a probe produced: its value, or why it could not tell (timed out, crashed). */
@@ -114,6 +115,8 @@ export interface Facts {
   /** null when no --mount / --model-dir was given. */
   model: ProbeOutcome<ModelFolderFacts | null>;
   port: ProbeOutcome<PortInfo>;
+  /** null for --source dir. */
+  hub: ProbeOutcome<HubFacts | null>;
 }
 
 export type FactName = keyof Facts;

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { UsageError, describeReadError } from './errors.js';
 import { DEFAULT_MODEL, MODEL_NAMES, findModel, type ModelSpec } from './data/models.js';
 import type { RuntimeName, ServerKind } from './types.js';
+import { MODEL_SOURCES, type ModelSource } from './data/hub.js';
+import { resolveHubSettings, type HubSettings } from './hub-settings.js';
 
 /** Pinned default serving image for `--server vllm` and the CUDA it was built with. */
 export const DEFAULT_VLLM_IMAGE = 'vllm/vllm-openai:v0.11.0';
@@ -69,6 +71,10 @@ export interface Settings {
   modelGiven: boolean;
   server: ServerKind;
   mount: Mount | null;
+  /** Where the model comes from: a folder (`dir`), or a hub the server downloads from into the user's cache. */
+  source: ModelSource;
+  /** The hub, cache and token for `hf` / `modelscope`; null for `dir`. */
+  hub: HubSettings | null;
   containerModelDir: string;
   image: string;
   /** The user named the image (flag or config), as opposed to the default. */
@@ -128,7 +134,7 @@ export type RawOptions = Record<string, unknown>;
 
 /** Option keys that a config file may set (camelCase; kebab-case is accepted too). */
 const CONFIG_KEYS = new Set([
-  'model', 'server', 'mount', 'modelDir', 'containerModelDir', 'image', 'cuda', 'gpu', 'cpu',
+  'model', 'server', 'mount', 'modelDir', 'source', 'containerModelDir', 'image', 'cuda', 'gpu', 'cpu',
   'maxModelLen', 'gpuMemoryUtilization', 'port', 'publishHost', 'url', 'cases', 'tag',
   'controversialAs', 'requestTimeout', 'concurrency', 'metricsUrl', 'promFile', 'junit', 'strict',
   'probeTimeout', 'name', 'env', 'runtime', 'readyTimeout', 'warmTimeout', 'keep', 'replace',
@@ -176,7 +182,7 @@ export function loadConfigFile(configPath: string | undefined, cwd: string): { p
  * Merge flags over the config file and validate. `given` tells which flags the user actually
  * typed (commander's option value source), so config values are not shadowed by defaults.
  */
-export function resolveSettings(command: string, flags: RawOptions, config: RawOptions, cwd = process.cwd()): Settings {
+export function resolveSettings(command: string, flags: RawOptions, config: RawOptions, cwd = process.cwd(), env: Record<string, string | undefined> = process.env): Settings {
   const merged: RawOptions = { ...config };
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v;
   const source = (key: string) => (flags[key] !== undefined ? `--${kebab(key)}` : `config field "${key}"`);
@@ -211,6 +217,15 @@ export function resolveSettings(command: string, flags: RawOptions, config: RawO
       throw new UsageError(`${source('modelDir')}: ${hostPath} does not exist. Give the host folder that holds ${model.name}'s files (config.json, *.safetensors)`);
     }
     mount = { hostPath, containerPath: containerModelDir, raw: `${hostPath}:${containerModelDir}` };
+  }
+
+  const modelSource = resolveSource(merged.source === undefined ? undefined : asString(merged.source, source('source')), mount, source('source'));
+  const containerEnv = asStringList(merged.env, source('env')).map((pair) => parseEnv(pair, source('env')));
+  // What `up --env` gives the server (HF_TOKEN=..., HF_ENDPOINT=...) is what the server will use: judge the hub with it.
+  const hubEnv = { ...env, ...Object.fromEntries(containerEnv.map((e) => [e.key, e.value])) };
+  const hub = modelSource === 'dir' ? null : resolveHubSettings(modelSource, model, hubEnv, cwd);
+  if (hub && containerModelDirRaw !== undefined) {
+    throw new UsageError(`${source('containerModelDir')} names a folder inside the container, but with --source ${modelSource} the server downloads ${hub.repoId} into the mounted cache; give --model-dir (or --mount) to serve a folder`);
   }
 
   const imageGiven = merged.image !== undefined;
@@ -257,6 +272,8 @@ export function resolveSettings(command: string, flags: RawOptions, config: RawO
     modelGiven: merged.model !== undefined,
     server,
     mount,
+    source: modelSource,
+    hub,
     containerModelDir,
     image,
     imageGiven,
@@ -287,7 +304,7 @@ export function resolveSettings(command: string, flags: RawOptions, config: RawO
     }),
     listChecks: asBool(merged.listChecks, '--list-checks'),
     name,
-    env: asStringList(merged.env, source('env')).map((pair) => parseEnv(pair, source('env'))),
+    env: containerEnv,
     runtime: runtimeInput,
     dryRun: asBool(merged.dryRun, '--dry-run'),
     runSuite: merged.suite === undefined ? true : asBool(merged.suite, source('suite')),
@@ -303,6 +320,21 @@ export function resolveSettings(command: string, flags: RawOptions, config: RawO
     durationMs: seconds(merged.duration, source('duration'), 300),
     cardinalityLimit: merged.cardinalityLimit === undefined ? 100 : asInt(merged.cardinalityLimit, source('cardinalityLimit'), 1, 10_000_000, 'a number of series, e.g. --cardinality-limit 100'),
   };
+}
+
+/** `--source`: `dir` with a folder, else a hub (default `hf`); a hub and a folder together are a contradiction. */
+function resolveSource(input: string | undefined, mount: Mount | null, option: string): ModelSource {
+  if (input === undefined) return mount ? 'dir' : 'hf';
+  const wanted = input.trim().toLowerCase();
+  if (!(MODEL_SOURCES as readonly string[]).includes(wanted)) {
+    throw new UsageError(`${option}: unknown source "${input}". Valid: dir (a local folder, with --model-dir or --mount), hf (the Hugging Face Hub), modelscope`);
+  }
+  const source = wanted as ModelSource;
+  if (source === 'dir' && !mount) throw new UsageError(`${option} dir needs the folder: give --model-dir PATH (or --mount HOST:CONTAINER)`);
+  if (source !== 'dir' && mount) {
+    throw new UsageError(`${option} ${source} and --model-dir/--mount both say where the model comes from; drop --source to serve the folder, or drop the folder to let the server download it`);
+  }
+  return source;
 }
 
 /** `HOST:CONTAINER[:MODE]`, as `docker run -v` takes it. */

@@ -30,8 +30,9 @@ describe('guard-doctor check with a model folder', () => {
     const built = await writeModelFolder(path.join(root, 'Qwen3Guard-Gen-8B'), { shards: 5 });
     const result = await runCli(['check', '--cpu', '--json', '--model-dir', built.dir]);
     const ids = (result.json.checks as { id: string }[]).map((c) => c.id);
-    expect(ids.filter((id) => id.startsWith('model.'))).toEqual(['model.mount', 'model.files', 'model.permissions']);
+    expect(ids.filter((id) => id.startsWith('model.'))).toEqual(['model.source', 'model.mount', 'model.files', 'model.permissions']);
     const model = modelEntries(result);
+    expect(model['model.source']).toMatchObject({ status: 'skip', summary: 'the model is the folder given with --model-dir/--mount (--source dir); model.mount and model.files judge it' });
     expect(model['model.mount']).toMatchObject({ status: 'pass', summary: `/models/Qwen3Guard-Gen-8B -> ${built.dir} (exact case; config.json and 5 weight files there)` });
     expect(model['model.files']!.status).toBe('pass');
     expect(model['model.files']!.measured).toMatchObject({ shards: 5, totalSize: built.totalSize, tensorBytes: built.totalSize, looksLike: 'Qwen3Guard-Gen-8B' });
@@ -41,12 +42,13 @@ describe('guard-doctor check with a model folder', () => {
     expect([0, 1]).toContain(result.exitCode);
   });
 
-  it('skips the model checks with the reason when no folder is given', async () => {
+  it('without a folder the model comes from the hub: the checks judge the snapshot in the user\'s cache', async () => {
+    // runCli's default user has every size in the Hugging Face cache (test/global-setup.ts).
     const result = await runCli(['check', '--cpu', '--json']);
     const model = modelEntries(result);
-    for (const id of ['model.mount', 'model.files', 'model.permissions']) {
-      expect(model[id]).toMatchObject({ status: 'skip', summary: 'give --model-dir or --mount to check the model files' });
-    }
+    expect(model['model.source']!.status).toBe('pass');
+    expect(model['model.source']!.summary).toMatch(/^Qwen\/Qwen3Guard-Gen-8B is complete in the cache \(.*\/hub\/models--Qwen--Qwen3Guard-Gen-8B\/snapshots\/[0-9a-f]{40}: 5 shards, 15\.3 GiB\)/);
+    for (const id of ['model.mount', 'model.files', 'model.permissions']) expect(model[id]!.status).toBe('pass');
   });
 
   it('fails a case-only mismatch with exit 1, naming both spellings (JSON and human)', async () => {

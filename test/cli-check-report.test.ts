@@ -8,7 +8,7 @@ import path from 'node:path';
 import { ROOT, runCli, type CliResult } from './helpers/cli.js';
 import { removeTempDirs, tempDir, writeModelFolder } from './helpers/model-folder.js';
 
-const ORDER = ['gpu.driver', 'gpu.compute-capability', 'gpu.vram', 'docker.daemon', 'docker.gpu', 'model.mount', 'model.files', 'model.permissions', 'host.memory', 'port.free'];
+const ORDER = ['gpu.driver', 'gpu.compute-capability', 'gpu.vram', 'docker.daemon', 'docker.gpu', 'model.source', 'model.mount', 'model.files', 'model.permissions', 'host.memory', 'port.free'];
 const RTX3090 = path.join(ROOT, 'test/fixtures/nvidia-smi/rtx3090');
 
 let dir: string;
@@ -55,7 +55,7 @@ describe('check on an RTX 3090 with the folder in the wrong case', () => {
 
   it('ends with a footer that counts the results and names the exit code', () => {
     const footer = human.stdout.trim().split('\n').at(-1)!;
-    expect(footer).toMatch(/^\d+ failed, .*\d+ passed.* \(10 checks\) exit 1$/);
+    expect(footer).toMatch(/^\d+ failed, .*\d+ passed.* \(11 checks\) exit 1$/);
   });
 
   it('prints no colour codes under NO_COLOR, and no progress on stdout', () => {
@@ -77,7 +77,7 @@ describe('check on an RTX 3090 with the folder in the wrong case', () => {
     for (const id of ORDER) expect(junitXml).toMatch(new RegExp(`<testcase classname="guard-doctor\\.checks\\.${id.split('.')[0]}" name="${id.replace('.', '\\.')}"`));
     expect(junitXml).toMatch(/<testcase [^>]*name="gpu\.vram"[^>]*>\s*<failure message="GPU 0 has 22\.1 GiB free/);
     expect(junitXml).toMatch(/fix: start with --max-model-len/);
-    expect(junitXml).toMatch(/<testsuite name="guard-doctor check: checks" tests="10" failures="[1-9]/);
+    expect(junitXml).toMatch(/<testsuite name="guard-doctor check: checks" tests="11" failures="[1-9]/);
   });
 
   it('under GitHub Actions: annotations on stderr (stdout stays JSON) and a Markdown step summary', () => {

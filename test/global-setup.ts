@@ -7,6 +7,10 @@
  * tests silently missing; GUARD_DOCTOR_SKIP_DOCKER=1 opts out, and those tests skip.
  */
 import type { TestProject } from 'vitest/node';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { writeHfCache } from './helpers/hub.js';
 // @ts-expect-error plain ESM build script without type declarations
 import { buildTestImage, dockerProblem } from './image/build.mjs';
 
@@ -17,11 +21,18 @@ declare module 'vitest' {
   }
 }
 
-export default async function setup(project: TestProject): Promise<void> {
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // The hermetic default for `runCli`: a Hugging Face cache already holding every size (shards of
+  // the published sizes, as sparse files), and
+  // HF_HUB_OFFLINE on, so a `check` without --model-dir (the hub source) never reaches a network.
+  const hfHome = await mkdtemp(path.join(os.tmpdir(), 'gd-test-hf-home-'));
+  for (const size of ['0.6B', '4B', '8B'] as const) await writeHfCache(hfHome, { size, realSizes: true });
+  process.env.GUARD_TEST_HF_HOME = hfHome;
+  const teardown = () => rm(hfHome, { recursive: true, force: true });
   if (process.env.GUARD_DOCTOR_SKIP_DOCKER === '1') {
     project.provide('guardTestImage', null);
     delete process.env.GUARD_TEST_IMAGE;
-    return;
+    return teardown;
   }
   const problem: string | null = await dockerProblem();
   if (problem) {
@@ -37,4 +48,5 @@ export default async function setup(project: TestProject): Promise<void> {
   project.provide('guardTestImage', ref);
   // Forked test workers inherit this; also read by helper programs the tests start.
   process.env.GUARD_TEST_IMAGE = ref;
+  return teardown;
 }

@@ -178,7 +178,8 @@ describe('port and host parsers', () => {
 describe('host.memory', () => {
   let realHost: HostInfo;
   beforeAll(async () => {
-    realHost = await probeHost(settingsFor());
+    // Without a folder the model lives in the hub cache: HF_HOME/hub, not there yet, so its nearest existing folder.
+    realHost = await probeHost(resolveSettings('check', {}, {}, ROOT, { HF_HOME: ROOT }));
   });
 
   it('the probe reads this machine: memory as /proc/meminfo says, free disk, OS', () => {

@@ -50,11 +50,11 @@ describe('model checks', () => {
     expect(r.permissions.summary).toMatch(/^all \d+ files and 1 folder are readable by any user$/);
   });
 
-  it('skip all three with the reason when no mount was given', async () => {
-    const r = judgeWith(resolveSettings('check', {}, {}, '/'), { ok: true, value: null, durationMs: 0 });
+  it('skip all three with the reason when no folder was given and the hub model is not cached yet', async () => {
+    const r = judgeWith(resolveSettings('check', {}, {}, '/', { HF_HOME: '/nonexistent/hf' }), { ok: true, value: null, durationMs: 0 });
     for (const result of [r.mount, r.files, r.permissions]) {
       expect(result.status).toBe('skip');
-      expect(result.summary).toBe('give --model-dir or --mount to check the model files');
+      expect(result.summary).toBe('Qwen/Qwen3Guard-Gen-8B is not in the cache (/nonexistent/hf/hub) yet; the server downloads it at start (see model.source)');
     }
   });
 

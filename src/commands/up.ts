@@ -17,6 +17,9 @@ import { diagnose, stateSource, type Finding, type LogSource } from '../diagnose
 import { buildRunCommand, CONTAINER_PORT, redactor, renderCommand } from '../launch/run-args.js';
 import { containerLogs, forceRemove, imagePresent, inspectContainer, pullImage, runContainer, type ContainerInfo } from '../launch/container.js';
 import { waitUntilReady } from '../launch/ready.js';
+import { HUB_SECRET_ENV, publishedDownloadBytes } from '../data/hub.js';
+import { watchDownload } from '../launch/download.js';
+import { mkdir } from 'node:fs/promises';
 import { readyResult, warmResult, warmUp } from '../launch/warm.js';
 import { installInterruptGuard, Interrupted, abortable } from '../launch/signals.js';
 import { ContainerStopped, watchContainer } from '../launch/watcher.js';
@@ -48,6 +51,9 @@ function reuseMismatch(info: ContainerInfo, settings: Settings): string | null {
   if (settings.mount) {
     const same = info.mounts.some((m) => m.source === settings.mount!.hostPath && m.destination === settings.mount!.containerPath);
     if (!same) return `it does not mount ${settings.mount.hostPath} at ${settings.mount.containerPath}`;
+  }
+  for (const m of settings.hub?.mounts ?? []) {
+    if (!info.mounts.some((x) => x.source === m.hostPath && x.destination === m.containerPath)) return `it does not mount the cache ${m.hostPath} at ${m.containerPath}`;
   }
   const inner = `${CONTAINER_PORT[settings.server]}/tcp`;
   if (!info.publishedPorts.some((p) => p.containerPort === inner && p.hostPort === settings.port)) return `it does not publish port ${settings.port}`;
@@ -118,7 +124,8 @@ async function collectFailure(settings: Settings, reason: string, redact: (s: st
   } catch (error) {
     logTail = [`(could not read the container's log: ${errorMessage(error)})`];
   }
-  const modelPaths = [settings.containerModelDir, settings.mount?.hostPath ?? ''].filter(Boolean);
+  // With a hub source the model lives in the mounted cache, not at the container model dir.
+  const modelPaths = settings.hub ? settings.hub.mounts.flatMap((m) => [m.containerPath, m.hostPath]) : [settings.containerModelDir, settings.mount?.hostPath ?? ''].filter(Boolean);
   return { reason, logTail, findings: diagnose(sources, { state, modelPaths }) };
 }
 
@@ -128,7 +135,7 @@ export async function run(settings: Settings): Promise<number> {
   }
   const runCommand = buildRunCommand(settings);
   const rendered = renderCommand(runCommand);
-  const redact = redactor(settings.env.map((e) => e.value));
+  const redact = redactor([...settings.env.map((e) => e.value), ...(settings.hub?.token ? [settings.hub.token] : []), ...(settings.hub?.passEnv.filter((e) => HUB_SECRET_ENV.has(e.key)).map((e) => e.value) ?? [])]);
   const url = serverUrl(settings.publishHost, settings.port);
   // An invalid --cases file or --tag is a usage error before anything starts.
   const suite = settings.runSuite && !settings.dryRun ? loadSuite({ casesFile: settings.casesFile, tags: settings.tags }) : null;
@@ -208,6 +215,8 @@ export async function run(settings: Settings): Promise<number> {
         }
       }
       progress.update(`Starting ${settings.name}`);
+      // The cache is created by the user, not by the daemon as root, so later downloads outside the container work too.
+      for (const m of settings.hub?.mounts ?? []) await mkdir(m.hostPath, { recursive: true }).catch(() => undefined);
       guard.setLeftBehind(`container ${settings.name} may be starting; remove it with guard-doctor down --name ${settings.name}`);
       const ran = await runContainer(settings.runtime, runCommand.args, runCommand.env);
       if (ran.exitCode === 0) started = true;
@@ -238,9 +247,13 @@ export async function run(settings: Settings): Promise<number> {
       const report = buildReport('up', { checks, launch, problem: reason, findings: failure.findings, logTail: failure.logTail }, settings.strict, EXIT.container);
       return finish(report, () => [...failureLines(failure.findings, failure.logTail, null, `Last ${failure.logTail.length} lines of the container's log`), ...leftBehindLines(settings)]);
     };
+    const download = settings.hub ? watchDownload(settings.hub, expectedDownloadBytes(checks, settings), settings.model.shards) : null;
+    await download?.sample().catch(() => undefined);
     const waitStarted = Date.now();
     const tick = setInterval(() => {
-      const line = watcher.latestLine();
+      void download?.sample().catch(() => undefined);
+      const downloading = download?.describe();
+      const line = downloading ?? watcher.latestLine();
       progress?.update(`Waiting for the server (${elapsedText(Date.now() - waitStarted)})${line ? `: ${truncateLine(redact(line))}` : ''}`);
     }, 1_000);
     let outcome;
@@ -254,13 +267,15 @@ export async function run(settings: Settings): Promise<number> {
     if (outcome.kind !== 'ready') {
       let reason: string;
       if (outcome.kind === 'aborted') reason = outcome.reason instanceof ContainerStopped ? `${outcome.reason.message} after ${ms(outcome.elapsedMs)}` : `the wait was aborted: ${errorMessage(outcome.reason)}`;
-      else if (outcome.kind === 'timeout') reason = `the server did not answer within ${ms(settings.readyTimeoutMs)} (--ready-timeout); last seen: ${outcome.lastProblem}`;
+      else if (outcome.kind === 'timeout') reason = `the server did not answer within ${ms(settings.readyTimeoutMs)} (--ready-timeout); last seen: ${outcome.lastProblem}${download?.describe() ? `; still ${download.describe()}` : ''}`;
       else reason = `the server answers but ${outcome.detail}`;
       checks.push({ id: 'server.ready', title: 'Server answers', status: 'fail', summary: reason, fix: fixFor(outcome.kind, settings), durationMs: outcome.elapsedMs });
       return await failStarted(reason);
     }
-    checks.push(readyResult(outcome.elapsedMs, outcome.detail));
+    const split = download ? download.split(outcome.elapsedMs, await containerLogs(settings.runtime, settings.name).catch(() => '')) : null;
+    checks.push(readyResult(outcome.elapsedMs, outcome.detail, split));
     launch.readyMs = outcome.elapsedMs;
+    if (split) Object.assign(launch, { downloadMs: split.downloadMs, loadMs: split.loadMs });
     // Wall-clock moment readiness was noticed, comparable with the container's log timestamps.
     launch.readyAt = new Date().toISOString();
     log(`Server answers after ${ms(outcome.elapsedMs)}`);
@@ -377,6 +392,12 @@ function reachLines(settings: Settings, url: string, servedModelName: string, re
     `  try it:  ${curlExample(url, settings.server, servedModelName)}`,
     `  stop it: guard-doctor down --name ${settings.name}`,
   ];
+}
+
+/** What the download adds: model.source measured it from the hub's listing, else the published size. */
+function expectedDownloadBytes(checks: readonly CheckResult[], settings: Settings): number {
+  const measured = checks.find((c) => c.id === 'model.source')?.measured?.downloadBytes;
+  return typeof measured === 'number' ? measured : publishedDownloadBytes(settings.model);
 }
 
 function elapsedText(msElapsed: number): string {

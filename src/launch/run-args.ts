@@ -11,6 +11,7 @@
  */
 import type { Settings } from '../settings.js';
 import { shellQuote } from '../report/format.js';
+import { MODELSCOPE } from '../data/hub.js';
 
 /** Labels `up` puts on its containers, so it can recognise them later. */
 export const LABEL = {
@@ -66,6 +67,7 @@ export function buildRunCommand(settings: Settings): RunCommand {
   const groups: string[][] = [['run', '-d', '--name', settings.name]];
   const labels = [`${LABEL.managed}=true`, `${LABEL.model}=${settings.model.name}`, `${LABEL.server}=${settings.server}`];
   if (settings.mount) labels.push(`${LABEL.mount}=${settings.mount.hostPath}:${settings.mount.containerPath}`);
+  else if (settings.hub) labels.push(`${LABEL.mount}=${settings.hub.mounts[0]!.hostPath}:${settings.hub.mounts[0]!.containerPath}`);
   groups.push(labels.flatMap((l) => ['--label', l]));
 
   if (!settings.cpu) {
@@ -76,12 +78,17 @@ export function buildRunCommand(settings: Settings): RunCommand {
   if (settings.server === 'vllm') groups.push(['--ipc=host']);
   groups.push(['-p', publishArg(settings.publishHost, settings.port, CONTAINER_PORT[settings.server])]);
   if (settings.mount) groups.push(mountArgs(settings.mount.hostPath, settings.mount.containerPath, settings.mount.mode));
+  // A hub source: the user's cache goes in read-write, so the server's download is kept for the next launch.
+  for (const m of settings.hub?.mounts ?? []) groups.push(mountArgs(m.hostPath, m.containerPath, 'rw'));
 
   const env: Record<string, string> = {};
   const displayGroups = groups.map((g) => [...g]);
   const inlineEnvKeys: string[] = [];
   const envGroups: { real: string[]; shown: string[] }[] = [];
-  for (const { key, value } of settings.env) {
+  // HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE from the doctor's environment, unless --env sets them.
+  const given = new Set(settings.env.map((e) => e.key));
+  const passed = (settings.hub?.passEnv ?? []).filter((e) => !given.has(e.key));
+  for (const { key, value } of [...settings.env, ...passed]) {
     if (CLI_OWN_ENV.test(key)) {
       inlineEnvKeys.push(key);
       envGroups.push({ real: ['--env', `${key}=${value}`], shown: ['--env', `${key}=***`] });
@@ -90,6 +97,7 @@ export function buildRunCommand(settings: Settings): RunCommand {
       envGroups.push({ real: ['--env', key], shown: ['--env', key] });
     }
   }
+  if (settings.hub?.source === 'modelscope') envGroups.push({ real: ['--env', `${MODELSCOPE.serverEnv.key}=${MODELSCOPE.serverEnv.value}`], shown: ['--env', `${MODELSCOPE.serverEnv.key}=${MODELSCOPE.serverEnv.value}`] });
   for (const g of envGroups) {
     groups.push(g.real);
     displayGroups.push(g.shown);
@@ -98,7 +106,8 @@ export function buildRunCommand(settings: Settings): RunCommand {
   const serverArgs =
     settings.server === 'vllm'
       ? [
-          '--model', settings.containerModelDir,
+          // A hub id goes positionally (`vllm serve Qwen/X`, FACTS: --model is deprecated); the server downloads it.
+          ...(settings.hub ? [settings.hub.repoId] : ['--model', settings.containerModelDir]),
           '--served-model-name', settings.model.name,
           '--max-model-len', String(settings.maxModelLen),
           '--gpu-memory-utilization', String(settings.gpuMemoryUtilization),

@@ -81,8 +81,11 @@ export async function warmUp(options: WarmOptions, redact: (s: string) => string
 }
 
 /** The readiness and warm-up results as report lines (check results), so --strict and JUnit see them. */
-export function readyResult(elapsedMs: number, detail: string): CheckResult {
-  return { id: 'server.ready', title: 'Server answers', status: 'pass', summary: `answered after ${ms(elapsedMs)} (${detail})`, measured: { readyMs: elapsedMs }, durationMs: elapsedMs };
+export function readyResult(elapsedMs: number, detail: string, download?: { downloadMs: number; loadMs: number; from: string } | null): CheckResult {
+  // With a hub source the wait holds the model download too: say how much of it was download and how much load.
+  const parts = download ? `; model download ${ms(download.downloadMs)} (from ${download.from}), load ${ms(download.loadMs)}` : '';
+  const measured = download ? { readyMs: elapsedMs, downloadMs: download.downloadMs, loadMs: download.loadMs, downloadFrom: download.from } : { readyMs: elapsedMs };
+  return { id: 'server.ready', title: 'Server answers', status: 'pass', summary: `answered after ${ms(elapsedMs)} (${detail}${parts})`, measured, durationMs: elapsedMs };
 }
 
 export function warmResult(outcome: WarmOutcome): CheckResult {

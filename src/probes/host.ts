@@ -56,7 +56,7 @@ async function freeDiskBytes(dir: string): Promise<number | null> {
 }
 
 export async function probeHost(settings: Settings): Promise<HostInfo> {
-  const diskPath = await existingAncestor(settings.mount?.hostPath ?? settings.cwd);
+  const diskPath = await existingAncestor(settings.mount?.hostPath ?? settings.hub?.cacheDir ?? settings.cwd);
   const [si, osLabel, diskFreeBytes] = await Promise.all([import('systeminformation'), osName(), freeDiskBytes(diskPath)]);
   const mem = await si.default.mem();
   return {

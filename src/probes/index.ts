@@ -20,6 +20,7 @@ const PROBES: ProbeTable = {
   host: async () => (await import('./host.js')).probeHost,
   model: async () => (await import('./model.js')).probeModelFolder,
   port: async () => (await import('./port.js')).probePort,
+  hub: async () => (await import('./hub.js')).probeHub,
 };
 
 export async function gatherFacts(names: readonly FactName[], settings: Settings): Promise<Partial<Facts>> {

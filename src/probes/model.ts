@@ -9,6 +9,7 @@ import { open, readFile, readdir, readlink, realpath, stat, lstat, statfs } from
 import type { Dirent, Stats } from 'node:fs';
 import path from 'node:path';
 import type { Mount, Settings } from '../settings.js';
+import type { HubSnapshotFacts } from './hub-cache.js';
 import {
   BPE_VOCAB_FILES,
   CONFIG_FILE,
@@ -133,10 +134,14 @@ export interface ModelFolderFacts {
   pytorchWeightFiles: string[];
   /** Free bytes on the file system holding the model (for non-root users). */
   diskFreeBytes: number | null;
+  /** With --source hf|modelscope: the cached snapshot these facts describe (see hub-cache.ts). */
+  hubSnapshot?: HubSnapshotFacts;
 }
 
 export async function probeModelFolder(settings: Settings): Promise<ModelFolderFacts | null> {
   const mount = settings.mount;
+  // A hub source: the snapshot in the user's cache is the folder the server will load.
+  if (!mount && settings.hub) return (await import('./hub-cache.js')).probeHubSnapshot(settings.hub, settings.model.name);
   if (!mount) return null;
   return inspectMount(mount, settings.containerModelDir, settings.model.name);
 }

@@ -11,6 +11,29 @@ export const BIN = path.join(ROOT, 'bin', 'guard-doctor.js');
 /** Fake programs (nvidia-smi, ...) that tests put first on PATH. */
 export const FAKE_BIN = path.join(ROOT, 'test', 'helpers', 'bin');
 
+/**
+ * Without --model-dir the model comes from the hub: by default the tests' user has every
+ * size in the cache and HF_HUB_OFFLINE on (test/global-setup.ts), and no hub variables of the
+ * machine running the tests leak in. Tests of the hub source set their own.
+ */
+export const HERMETIC_HUB_ENV: Record<string, string | undefined> = {
+  HF_HOME: process.env.GUARD_TEST_HF_HOME,
+  HF_HUB_OFFLINE: process.env.GUARD_TEST_HF_HOME ? '1' : undefined,
+  HF_HUB_CACHE: undefined,
+  HUGGINGFACE_HUB_CACHE: undefined,
+  HF_TOKEN: undefined,
+  HUGGING_FACE_HUB_TOKEN: undefined,
+  HF_TOKEN_PATH: undefined,
+  HF_ENDPOINT: undefined,
+  MODELSCOPE_CACHE: undefined,
+  MODELSCOPE_DOMAIN: undefined,
+  MODELSCOPE_API_TOKEN: undefined,
+  HTTPS_PROXY: undefined,
+  https_proxy: undefined,
+  ALL_PROXY: undefined,
+  all_proxy: undefined,
+};
+
 export interface CliResult {
   exitCode: number;
   stdout: string;
@@ -36,7 +59,7 @@ export async function runCli(args: string[], options: CliOptions = {}): Promise<
   const pathParts = [...(options.pathPrepend ?? []), ...(options.fakeBin === false ? [] : [FAKE_BIN]), process.env.PATH ?? ''];
   const result = await execa(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? ROOT,
-    env: { NO_COLOR: '1', CI: '', GITHUB_ACTIONS: '', ...options.env, PATH: pathParts.join(path.delimiter) },
+    env: { NO_COLOR: '1', CI: '', GITHUB_ACTIONS: '', ...HERMETIC_HUB_ENV, ...options.env, PATH: pathParts.join(path.delimiter) },
     input: options.input,
     stdin: options.input === undefined ? 'ignore' : undefined,
     reject: false,

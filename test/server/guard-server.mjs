@@ -20,9 +20,19 @@
 //                         hang, garbage, metrics-always-safe
 //   GUARD_METRICS_PORT    web: serve Prometheus metrics on this port at /metrics (default off)
 //   GUARD_MODEL_DIR       web: the model folder the app loads (checked at start when set)
+//   GUARD_HUB_DOWNLOAD_FROM  vllm with a hub id not in the cache: a folder to "download" it from
+//                         into the cache as huggingface_hub does (blobs/*.incomplete, then links),
+//                         over GUARD_HUB_DOWNLOAD_MS (default 3000); without it the download fails
+//                         as it does on a host that cannot reach the hub
+//
+// A hub id (`serve Qwen/X`) is looked up as vLLM does: the Hugging Face cache (HF_HUB_CACHE, or
+// $HF_HOME/hub, default ~/.cache/huggingface/hub) or, with VLLM_USE_MODELSCOPE=true, the
+// ModelScope cache (MODELSCOPE_CACHE, default ~/.cache/modelscope/hub); HF_HUB_OFFLINE is obeyed.
 import http from 'node:http';
 import net from 'node:net';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, statSync, readFileSync, promises as fsp } from 'node:fs';
+import os from 'node:os';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -94,6 +104,73 @@ function checkModelFolder(modelPath, kind) {
     throw new StartupError(`model folder ${modelPath} is missing`, `模型目录不存在: ${modelPath}\nFileNotFoundError: [Errno 2] No such file or directory: '${modelPath}'`);
   }
   throw new StartupError(`model folder ${modelPath} is not a model`, modelFolderFailure(modelPath));
+}
+
+
+// ---- hub ids (`vllm serve Qwen/X`) ----
+
+const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
+const truthy = (v) => ['1', 'ON', 'YES', 'TRUE'].includes(String(v ?? '').trim().toUpperCase());
+
+/** Where the cache keeps `id`, and the snapshot folder when it is there (config.json present). */
+export function locateHubModel(id, env = process.env) {
+  const home = env.HOME || os.homedir();
+  if (truthy(env.VLLM_USE_MODELSCOPE)) {
+    const cache = env.MODELSCOPE_CACHE || path.join(home, '.cache', 'modelscope', 'hub');
+    const [owner, name] = id.split('/');
+    const dirs = [path.join(cache, 'models', owner, name.replace(/\./g, '___')), path.join(cache, owner, name.replace(/\./g, '___'))];
+    return { kind: 'modelscope', repoDir: dirs[0], snapshot: dirs.find((d) => existsSync(path.join(d, 'config.json'))) ?? null };
+  }
+  const hubCache = env.HF_HUB_CACHE || path.join(env.HF_HOME || path.join(home, '.cache', 'huggingface'), 'hub');
+  const repoDir = path.join(hubCache, `models--${id.split('/').join('--')}`);
+  let revision = '';
+  try {
+    revision = readFileSync(path.join(repoDir, 'refs', 'main'), 'utf8').trim();
+  } catch {
+    // not cached
+  }
+  const snapshot = revision ? path.join(repoDir, 'snapshots', revision) : null;
+  return { kind: 'hf', repoDir, snapshot: snapshot && existsSync(path.join(snapshot, 'config.json')) ? snapshot : null };
+}
+
+/** What huggingface_hub (through vLLM) prints when the model is neither cached nor downloadable. */
+function hubMissingLog(id, offline) {
+  return [
+    'Traceback (most recent call last):',
+    '  File "/usr/local/lib/python3.12/dist-packages/vllm/transformers_utils/config.py", line 458, in get_config',
+    '  File "/usr/local/lib/python3.12/dist-packages/huggingface_hub/_snapshot_download.py", line 235, in snapshot_download',
+    offline
+      ? "huggingface_hub.errors.LocalEntryNotFoundError: Cannot find an appropriate cached snapshot folder for the specified revision on the local disk and outgoing traffic has been disabled. To enable repo look-ups and downloads online, pass 'local_files_only=False' as input."
+      : 'huggingface_hub.errors.LocalEntryNotFoundError: An error happened while trying to locate the files on the Hub and we cannot find the appropriate snapshot folder for the specified revision on the local disk. Please check your internet connection and try again.',
+    ...(offline ? [] : [`OSError: We couldn't connect to 'https://huggingface.co' to load the files, and couldn't find them in the cached files.`]),
+  ].join('\n').replace(/Qwen\/X/g, id);
+}
+
+/** "Downloads" `from` into the HF cache layout, blob by blob, as huggingface_hub writes it. */
+async function downloadInto(location, from, totalMs, log) {
+  const names = (await fsp.readdir(from)).filter((n) => !n.startsWith('.')).sort();
+  const blobs = path.join(location.repoDir, 'blobs');
+  const commit = createHash('sha1').update(names.join('\n')).digest('hex');
+  const snapshot = path.join(location.repoDir, 'snapshots', commit);
+  await fsp.mkdir(blobs, { recursive: true });
+  await fsp.mkdir(snapshot, { recursive: true });
+  await fsp.mkdir(path.join(location.repoDir, 'refs'), { recursive: true });
+  await fsp.writeFile(path.join(location.repoDir, 'refs', 'main'), commit);
+  const started = Date.now();
+  for (const [i, name] of names.entries()) {
+    const bytes = await fsp.readFile(path.join(from, name));
+    const etag = createHash('sha256').update(bytes).digest('hex');
+    const partial = path.join(blobs, `${etag}.incomplete`);
+    // Two halves, so a watcher sees the .incomplete blob grow.
+    await fsp.writeFile(partial, bytes.subarray(0, bytes.length >> 1));
+    await sleep(totalMs / names.length / 2);
+    await fsp.appendFile(partial, bytes.subarray(bytes.length >> 1));
+    await fsp.rename(partial, path.join(blobs, etag));
+    await fsp.symlink(path.join('..', '..', 'blobs', etag), path.join(snapshot, name)).catch(() => {});
+    await sleep(totalMs / names.length / 2);
+    if (name.endsWith('.safetensors')) log(`${name}: 100%|██████████| ${bytes.length}/${bytes.length} [00:0${i}<00:00, 1.00MB/s]`);
+  }
+  return { snapshot, seconds: (Date.now() - started) / 1000 };
 }
 
 /** Options from the environment knobs, for the script entry and the Docker image. */
@@ -555,7 +632,14 @@ function webMetrics(state) {
  */
 export async function startGuardServer(rawOptions = {}) {
   const options = normaliseOptions(rawOptions);
-  checkModelFolder(options.model, options.kind);
+  // `serve Qwen/X`: the cache decides; a folder path is checked as before.
+  const hubId = options.kind === 'vllm' && options.model && HUB_ID.test(options.model) && !existsSync(options.model) ? options.model : null;
+  const hubEnv = rawOptions.env ?? process.env;
+  const location = hubId ? locateHubModel(hubId, hubEnv) : null;
+  if (hubId && !location.snapshot && (truthy(hubEnv.HF_HUB_OFFLINE) || !hubEnv.GUARD_HUB_DOWNLOAD_FROM || location.kind !== 'hf')) {
+    throw new StartupError(`${hubId} is not cached and cannot be downloaded`, hubMissingLog(hubId, truthy(hubEnv.HF_HUB_OFFLINE)));
+  }
+  if (!hubId) checkModelFolder(options.model, options.kind);
   const state = {
     options,
     startedAt: Date.now(),
@@ -651,6 +735,13 @@ export async function startGuardServer(rawOptions = {}) {
     options.log(vllmInfo('model.py:547', 'Resolved architecture: Qwen3ForCausalLM'));
     options.log(vllmInfo('gpu_model_runner.py:2602', `Starting to load model ${modelName}...`));
     ready = (async () => {
+      if (hubId) {
+        options.log(vllmInfo('weight_utils.py:392', "Using model weights format ['*.safetensors']"));
+        let seconds = 0.41;
+        if (!location.snapshot) ({ seconds } = await downloadInto(location, hubEnv.GUARD_HUB_DOWNLOAD_FROM, Number(hubEnv.GUARD_HUB_DOWNLOAD_MS || 3000), options.log));
+        // vLLM logs this whenever it may contact the hub, even when every file was cached.
+        if (!truthy(hubEnv.HF_HUB_OFFLINE)) options.log(vllmInfo('weight_utils.py:413', `Time spent downloading weights for ${hubId}: ${seconds.toFixed(6)} seconds`));
+      }
       if (options.loadMs > 0) {
         const steps = Math.max(1, Math.min(5, Math.floor(options.loadMs / 1000)));
         for (let i = 1; i <= steps && !closed; i++) {

@@ -1,0 +1,93 @@
+/**
+ * The cache side of the model probe for `--source hf|modelscope`: finds the snapshot the
+ * server would load from the user's cache and reads it with the same folder probe as
+ * `--model-dir`, through the mount the container will get (so links from a Hugging Face
+ * snapshot into `blobs/` count as inside the mount: the whole cache is mounted).
+ *
+ * Hugging Face cache: `models--Qwen--X/refs/main` holds the commit hash, `snapshots/<hash>/`
+ * holds links to `../../blobs/<etag>`, and a blob being downloaded is `blobs/<etag>.incomplete`.
+ * ModelScope cache: `models/Qwen/X/` holds the files themselves.
+ */
+import { readFile, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { containerPathOf, type HubSettings } from '../hub-settings.js';
+import { inspectMount, type ModelFolderFacts } from './model.js';
+
+export interface HubSnapshotFacts {
+  source: HubSettings['source'];
+  /** The repo's folder in the cache (the first that exists, else where it would be). */
+  repoDir: string;
+  repoDirExists: boolean;
+  /** HF: the commit `refs/main` names; null without the ref. */
+  revision: string | null;
+  /** The snapshot folder the server would load, on this host. */
+  snapshotDir: string;
+}
+
+/** Reads the cached snapshot as a model folder; null when the cache holds no snapshot of the repo. */
+export async function probeHubSnapshot(hub: HubSettings, modelName: string): Promise<(ModelFolderFacts & { hubSnapshot: HubSnapshotFacts }) | null> {
+  const found = await findSnapshot(hub);
+  if (!found) return null;
+  const containerDir = containerPathOf(hub, found.snapshotDir);
+  // The most specific mount, as containerPathOf picks it (a hub cache mounted inside the HF home).
+  const mount = [...hub.mounts].sort((a, b) => b.hostPath.length - a.hostPath.length).find((m) => found.snapshotDir.startsWith(m.hostPath + path.sep));
+  if (!containerDir || !mount) return null;
+  const facts = await inspectMount({ hostPath: mount.hostPath, containerPath: mount.containerPath, mode: 'rw', raw: `${mount.hostPath}:${mount.containerPath}` }, containerDir, modelName);
+  return { ...facts, hubSnapshot: found };
+}
+
+async function isFolder(p: string): Promise<boolean> {
+  return (await stat(p).catch(() => null))?.isDirectory() ?? false;
+}
+
+export async function findSnapshot(hub: HubSettings): Promise<HubSnapshotFacts | null> {
+  if (hub.source === 'modelscope') {
+    for (const dir of hub.repoDirs) {
+      if (await isFolder(dir)) return { source: hub.source, repoDir: dir, repoDirExists: true, revision: null, snapshotDir: dir };
+    }
+    return null;
+  }
+  const repoDir = hub.repoDirs[0]!;
+  if (!(await isFolder(repoDir))) return null;
+  const revision = (await readFile(path.join(repoDir, 'refs', 'main'), 'utf8').catch(() => '')).trim() || null;
+  const snapshots = path.join(repoDir, 'snapshots');
+  if (revision && /^[0-9a-f]{40}$/.test(revision) && (await isFolder(path.join(snapshots, revision)))) {
+    return { source: hub.source, repoDir, repoDirExists: true, revision, snapshotDir: path.join(snapshots, revision) };
+  }
+  // Without a usable ref (a cache filled offline for a pinned commit), the server can only use a lone snapshot.
+  const names = (await readdir(snapshots).catch(() => [] as string[])).filter((n) => /^[0-9a-f]{40}$/.test(n));
+  if (names.length === 1 && (await isFolder(path.join(snapshots, names[0]!)))) {
+    return { source: hub.source, repoDir, repoDirExists: true, revision: null, snapshotDir: path.join(snapshots, names[0]!) };
+  }
+  return null;
+}
+
+/** Bytes under the repo's `blobs/` (finished and `.incomplete`), for download progress. */
+export async function cachedBytes(hub: HubSettings): Promise<{ bytes: number; incompleteFiles: number } | null> {
+  const blobs = hub.source === 'hf' ? path.join(hub.repoDirs[0]!, 'blobs') : null;
+  const dirs = blobs ? [blobs] : hub.repoDirs;
+  let bytes = 0;
+  let incompleteFiles = 0;
+  let seen = false;
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      continue;
+    }
+    seen = true;
+    const sizes = await Promise.all(
+      names.map(async (n) => {
+        const s = await stat(path.join(dir, n)).catch(() => null);
+        return s?.isFile() ? { n, size: s.size } : null;
+      }),
+    );
+    for (const entry of sizes) {
+      if (!entry) continue;
+      bytes += entry.size;
+      if (entry.n.endsWith('.incomplete')) incompleteFiles += 1;
+    }
+  }
+  return seen ? { bytes, incompleteFiles } : null;
+}
