@@ -15,7 +15,7 @@ import { paint } from '../report/style.js';
 import { ms, truncate } from '../report/format.js';
 import { diagnose, stateSource, type Finding, type LogSource } from '../diagnose.js';
 import { buildRunCommand, CONTAINER_PORT, redactor, renderCommand } from '../launch/run-args.js';
-import { containerLogs, forceRemove, imagePresent, inspectContainer, pullImage, runContainer, type ContainerInfo } from '../launch/container.js';
+import { containerLogs, forceRemove, imagePresent, inspectContainer, pullImage, runContainer, sameImageRef, type ContainerInfo } from '../launch/container.js';
 import { waitUntilReady } from '../launch/ready.js';
 import { readyResult, warmResult, warmUp } from '../launch/warm.js';
 import { installInterruptGuard, Interrupted, abortable } from '../launch/signals.js';
@@ -44,7 +44,7 @@ type ExistingPlan =
 
 /** Why an existing container of the same name cannot simply be reused, or null when it can. */
 function reuseMismatch(info: ContainerInfo, settings: Settings): string | null {
-  if (info.image !== settings.image) return `it runs image ${info.image}, not ${settings.image}`;
+  if (!sameImageRef(info.image, settings.image)) return `it runs image ${info.image}, not ${settings.image}`;
   if (settings.mount) {
     const same = info.mounts.some((m) => m.source === settings.mount!.hostPath && m.destination === settings.mount!.containerPath);
     if (!same) return `it does not mount ${settings.mount.hostPath} at ${settings.mount.containerPath}`;
