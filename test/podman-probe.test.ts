@@ -155,6 +155,12 @@ describe('what podman prints when a machine refuses it, as diagnosed', () => {
     expect(finding!.fix).toContain('chmod 0666 /dev/net/tun');
   });
 
+  it('rootless --ipc=host without /dev/mqueue', () => {
+    const [finding] = findingOf('podman-run-rootless-mqueue.stderr');
+    expect(finding).toMatchObject({ id: 'podman-ipc-host-mqueue' });
+    expect(finding!.fix).toContain('mount -t mqueue mqueue /dev/mqueue');
+  });
+
   it('no NVIDIA CDI spec for --device nvidia.com/gpu=all', () => {
     const [finding] = findingOf('podman-run-cdi-unresolvable.stderr');
     expect(finding).toMatchObject({ id: 'container-toolkit-missing' });

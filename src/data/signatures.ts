@@ -153,6 +153,13 @@ export const SIGNATURES: readonly Signature[] = [
     fix: 'let users open the TUN device (sudo chmod 0666 /dev/net/tun, as udev sets it on a standard install; in a container, pass --device /dev/net/tun) and install slirp4netns (Podman 5: passt)',
   },
   {
+    // Captured here: rootless podman with --ipc=host where /dev/mqueue is not mounted.
+    id: 'podman-ipc-host-mqueue',
+    patterns: [/statfs \/dev\/mqueue: no such file or directory/],
+    cause: "--ipc=host (vLLM's workers share memory through the host's IPC namespace) makes rootless podman bind the host's /dev/mqueue, and this machine has not mounted it (common inside containers)",
+    fix: 'mount it: sudo mkdir -p /dev/mqueue && sudo mount -t mqueue mqueue /dev/mqueue (systemd machines mount it at boot), or run podman as root',
+  },
+  {
     // Captured here: podman 4.3 with no subordinate ids for the user.
     id: 'podman-no-subuid',
     patterns: [/no subuid ranges found for user/, /potentially insufficient UIDs or GIDs available in user namespace/],
