@@ -12,10 +12,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import path from 'node:path';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { execa } from 'execa';
-import { BIN, FAKE_BIN } from './helpers/cli.js';
+import { FAKE_BIN, ROOT } from './helpers/cli.js';
 import { podmanEnv, podmanImage, skipPodman } from './helpers/podman.js';
 import { writeModelFolder } from './helpers/model-folder.js';
 
@@ -56,7 +56,21 @@ describe.skipIf(skip)(`rootless podman (as ${USER})`, () => {
     const env = [`HOME=${home}`, `USER=${USER}`, `LOGNAME=${USER}`, 'NO_COLOR=1', `PATH=${FAKE_BIN}:${process.env.PATH}`];
     return execa('runuser', ['-u', USER, '--', 'env', '-i', ...env, command, ...args], { reject: false, timeout, cwd: work });
   }
-  const doctor = (args: string[], timeout?: number) => asUser(process.execPath, [BIN, ...args], timeout);
+  /** The built program, copied where the user can read it (the checkout may sit in root's home). */
+  let bin = '';
+  const doctor = (args: string[], timeout?: number) => asUser(process.execPath, [bin, ...args], timeout);
+
+  /** The files `npm pack` ships (package.json "files"): bin, the bundle, the bundled suite. */
+  async function copyProgram(to: string): Promise<string> {
+    await cp(path.join(ROOT, 'bin'), path.join(to, 'bin'), { recursive: true });
+    await cp(path.join(ROOT, 'dist', 'bundle'), path.join(to, 'dist', 'bundle'), { recursive: true });
+    await mkdir(path.join(to, 'checks'), { recursive: true });
+    for (const name of (await readdir(path.join(ROOT, 'checks'))).filter((n) => n.endsWith('.json'))) {
+      await cp(path.join(ROOT, 'checks', name), path.join(to, 'checks', name));
+    }
+    await cp(path.join(ROOT, 'package.json'), path.join(to, 'package.json'));
+    return path.join(to, 'bin', 'guard-doctor.js');
+  }
 
   beforeAll(async () => {
     if (typeof setup === 'string') throw new Error(`CI is set, and rootless podman cannot be tested: ${setup}. .ci/run sets this machine up for it.`);
@@ -72,6 +86,7 @@ describe.skipIf(skip)(`rootless podman (as ${USER})`, () => {
     if (loaded.exitCode !== 0) throw new Error(`podman load as ${USER}: ${loaded.stderr}`);
     modelDir = path.join(work, 'models', 'Qwen3Guard-Gen-4B');
     await writeModelFolder(modelDir, { size: '4B', shards: 3 });
+    bin = await copyProgram(path.join(work, 'app'));
     await execa('chmod', ['-R', 'a+rX', work]);
   }, 240_000);
 
