@@ -149,6 +149,8 @@ describe.skipIf(skipPodman)('podman as the container runtime', () => {
       const again = await cli(upArgs(name, port, '--no-suite'));
       expect(again.exitCode, again.stdout + again.stderr).toBe(0);
       expect(again.stdout).toContain(`${name} already runs ${podmanImage()} with the same mount and port; reusing it`);
+      // The follow-up commands it prints reach podman, not docker.
+      expect(again.stdout).toContain(`stop it: guard-doctor down --runtime podman --name ${name}`);
 
       const warm = await runCli(['warm', '--url', `http://127.0.0.1:${port}`, '--json']);
       expect(warm.exitCode).toBe(0);
@@ -177,6 +179,7 @@ describe.skipIf(skipPodman)('podman as the container runtime', () => {
       expect(result.stdout).toMatch(/server\.ready +the container exited with code 1 after/);
       expect(result.stdout).toContain('torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 1.16 GiB. (token ***)');
       expect(result.stdout).toContain('cuda-oom: the GPU ran out of memory');
+      expect(result.stdout).toContain(`The container ${name} is left for inspection: guard-doctor diagnose --runtime podman --container ${name}`);
       expect(result.stdout + result.stderr).not.toContain(SECRET);
       expect(await podmanState(name)).toBe('exited');
 

@@ -129,7 +129,7 @@ export const SIGNATURES: readonly Signature[] = [
     id: 'podman-rlimit',
     patterns: [/error setting rlimit type (\d+): operation not permitted/, /setrlimit `?(RLIMIT_[A-Z]+)`?: Operation not permitted/],
     cause: (m) => `the OCI runtime may not set ${rlimitName(m[1])} for the container: podman asks for more than this machine (a container, sandbox or user session with a lower hard limit) allows`,
-    fix: (m) => `lower what podman asks for: in containers.conf ([containers] table; /etc/containers/containers.conf, or ~/.config/containers/containers.conf for rootless) set default_ulimits = ["${RLIMIT_ULIMIT[rlimitKey(m[1])] ?? 'nofile'}=N:N"] with N below this shell's hard limit (ulimit ${RLIMIT_SHELL_FLAG[rlimitKey(m[1])] ?? '-H'}), or raise the hard limit for the user that runs podman`,
+    fix: (m) => `lower what podman asks for: in containers.conf ([containers] table; /etc/containers/containers.conf, or ~/.config/containers/containers.conf for rootless) set default_ulimits = ["${RLIMIT_ULIMIT[rlimitKey(m[1])] ?? 'nofile'}=N:N"] with N no higher than the hard limit of the shell that starts podman (ulimit ${RLIMIT_SHELL_FLAG[rlimitKey(m[1])] ?? '-H'}; a sandbox may allow less still, and 4096 is a value most accept), or raise that hard limit`,
   },
   {
     // podman #1534, #10458, #17196: the systemd cgroup manager where systemd does not run.
