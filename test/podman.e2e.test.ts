@@ -61,7 +61,8 @@ function upArgs(name: string, port: number, ...more: string[]): string[] {
 
 const cli = (args: string[], timeoutMs = 120_000, env: Record<string, string> = podmanEnv()) => runCli(args, { timeoutMs, env });
 
-describe.skipIf(skipPodman)('podman as the container runtime', () => {
+// podman is slower to start containers than dockerd, and the test machine is shared: generous limits.
+describe.skipIf(skipPodman)('podman as the container runtime', { timeout: 240_000 }, () => {
   beforeAll(async () => {
     // A folder name with a space, quotes and $(...): it must reach podman as one untouched path.
     const root = await tempDir('gd-podman-');
