@@ -4,6 +4,7 @@
  */
 import { defineCheck, type Judgement } from '../src/check.js';
 import type { RuntimeInfo } from '../src/facts.js';
+import { diagnose } from '../src/diagnose.js';
 
 /** How to install each runtime's CLI (Debian/Ubuntu package names; other systems: the docs). */
 const INSTALL: Record<RuntimeInfo['runtime'], string> = {
@@ -24,7 +25,9 @@ export const dockerDaemon = defineCheck({
       const said = runtime.daemonMessage ?? 'no answer';
       const cli = `${runtime.runtime}${runtime.cliVersion ? ` ${runtime.cliVersion}` : ''}`;
       if (runtime.runtime === 'podman') {
-        return { status: 'fail', summary: `${cli} is installed but \`podman info\` failed: ${said}`, fix: 'run `podman info` and fix what it reports (for rootless Podman: subuid/subgid ranges, `podman system migrate`)', measured };
+        // Podman's own error usually names a limit of this machine the diagnosis knows the setting for.
+        const known = diagnose([{ name: 'podman info', text: said }])[0];
+        return { status: 'fail', summary: `${cli} is installed but \`podman info\` failed: ${said}`, fix: known?.fix ?? 'run `podman info` and fix what it reports (for rootless Podman: subuid/subgid ranges, `podman system migrate`)', measured: known ? { ...measured, finding: known.id } : measured };
       }
       return { status: 'fail', summary: `${cli} is installed but the daemon does not answer: ${said}`, fix: daemonFix(said), measured };
     }

@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 // @ts-expect-error plain ESM build script without type declarations
 import { buildTestImage, dockerProblem, runtimeProblem } from './image/build.mjs';
-import { podmanSandboxConf } from './helpers/podman-sandbox.js';
+import { podmanSandboxConf, podmanSandboxStorage } from './helpers/podman-sandbox.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -25,6 +25,8 @@ declare module 'vitest' {
     podmanTestImage: string | null;
     /** The tests' own containers.conf (sandbox settings only), or null. */
     podmanContainersConf: string | null;
+    /** The tests' own storage.conf, only where podman's default storage cannot work here; else null. */
+    podmanStorageConf: string | null;
   }
 }
 
@@ -63,6 +65,7 @@ async function setupPodman(project: TestProject, cleanups: (() => Promise<void>)
   if (process.env.GUARD_DOCTOR_SKIP_PODMAN === '1') {
     project.provide('podmanTestImage', null);
     project.provide('podmanContainersConf', null);
+    project.provide('podmanStorageConf', null);
     return;
   }
   const problem: string | null = await runtimeProblem('podman');
@@ -79,13 +82,16 @@ async function setupPodman(project: TestProject, cleanups: (() => Promise<void>)
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const containersConf = path.join(dir, 'containers.conf');
   await writeFile(containersConf, '');
-  const env = { ...process.env, CONTAINERS_CONF: containersConf };
-  const { ref } = (await buildTestImage({ runtime: 'podman', env, log: (line: string) => console.error(`[test image] ${line}`) })) as { ref: string };
-  // Podman's defaults first; only what this machine refuses goes into the tests' own file.
-  const sandbox = await podmanSandboxConf(ref, containersConf, (line) => console.error(`[podman] ${line}`));
+  const log = (line: string) => console.error(`[podman] ${line}`);
+  // Podman's defaults first; only what this machine refuses goes into the tests' own files.
+  const storageConf = await podmanSandboxStorage(dir, { ...process.env, CONTAINERS_CONF: containersConf }, log);
+  const podmanEnv: Record<string, string> = { CONTAINERS_CONF: containersConf, ...(storageConf ? { CONTAINERS_STORAGE_CONF: storageConf } : {}) };
+  const { ref } = (await buildTestImage({ runtime: 'podman', env: { ...process.env, ...podmanEnv }, log: (line: string) => console.error(`[test image] ${line}`) })) as { ref: string };
+  const sandbox = await podmanSandboxConf(ref, containersConf, log, podmanEnv);
   if (!sandbox.ok) {
     throw new Error(`podman cannot run a container on this machine, even with the tests' own containers.conf (${containersConf}): ${sandbox.problem}`);
   }
   project.provide('podmanTestImage', ref);
   project.provide('podmanContainersConf', containersConf);
+  project.provide('podmanStorageConf', storageConf);
 }

@@ -128,6 +128,15 @@ describe('docker.daemon and docker.gpu for podman', () => {
     expect(result.summary).toMatch(/^podman is installed but `podman info` failed: Error: \/usr\/bin\/slirp4netns failed/);
   });
 
+  it('podman info failing on its storage: the fix names the storage.conf setting', async () => {
+    const env = replaying(fixture('podman-info-overlay-unsupported.stderr'), fixture('podman-info-overlay-unsupported.stderr'), 125);
+    const result = await withEnv(env, () => judge(dockerDaemon, settingsFor()));
+    expect(result.status).toBe('fail');
+    expect(result.summary).toMatch(/^podman is installed but `podman info` failed: .*kernel does not support overlay fs: 'overlay' is not supported over nfs/);
+    expect(result.fix).toContain('driver = "vfs" in the [storage] table of storage.conf');
+    expect(result.measured).toMatchObject({ finding: 'podman-storage-driver' });
+  });
+
   it('reads the device names nvidia-ctk cdi list prints', () => {
     expect(parseNvidiaCtkCdiList(read('nvidia-ctk-cdi-list.stdout'))).toEqual(['nvidia.com/gpu=0', 'nvidia.com/gpu=GPU-3eb87630-93d5-b2b6-b8ff-9b359caf4ee2', 'nvidia.com/gpu=all']);
     expect(parseNvidiaCtkCdiList(read('nvidia-ctk-cdi-list.stderr'))).toEqual([]);

@@ -249,7 +249,7 @@ describe.skipIf(skipPodman)('podman as the container runtime', { timeout: 240_00
       const dir = await tempDir('gd-rlimit-');
       const conf = path.join(dir, 'containers.conf');
       await writeFile(conf, `[containers]\ndefault_ulimits = ["nofile=${nrOpen + 1}:${nrOpen + 1}"]\n`);
-      const result = await cli([...upArgs(name, await freePort(), '--no-suite'), '--json'], 60_000, { CONTAINERS_CONF: conf });
+      const result = await cli([...upArgs(name, await freePort(), '--no-suite'), '--json'], 60_000, { ...podmanEnv(), CONTAINERS_CONF: conf });
       expect(result.exitCode).toBe(4);
       expect(result.json.problem).toMatch(/^podman run failed \(exit code 126\)/);
       const finding = result.json.findings.find((f: { id: string }) => f.id === 'podman-rlimit');

@@ -160,6 +160,13 @@ export const SIGNATURES: readonly Signature[] = [
     fix: 'mount it: sudo mkdir -p /dev/mqueue && sudo mount -t mqueue mqueue /dev/mqueue (systemd machines mount it at boot), or run podman as root',
   },
   {
+    // podman #8521, buildah #3666: overlay storage on a file system (NFS, overlayfs in a container) that cannot hold it.
+    id: 'podman-storage-driver',
+    patterns: [/'overlay' is not supported over (\w+)/, /kernel does not support overlay fs/],
+    cause: (m) => `podman's overlay storage cannot be kept on this file system${m[1] ? ` (${m[1]})` : ''}: the kernel will not stack overlay on it`,
+    fix: 'use another storage: driver = "vfs" in the [storage] table of storage.conf (/etc/containers/storage.conf, or ~/.config/containers/storage.conf for rootless) with a graphroot podman has not used yet (or podman system reset first), or install fuse-overlayfs and set mount_program = "/usr/bin/fuse-overlayfs" under [storage.options.overlay]',
+  },
+  {
     // Captured here: podman 4.3 with no subordinate ids for the user.
     id: 'podman-no-subuid',
     patterns: [/no subuid ranges found for user/, /potentially insufficient UIDs or GIDs available in user namespace/],

@@ -2,9 +2,11 @@
  * The podman tests' own containers.conf. Podman's defaults are tried first; a setting goes
  * into the file only when this machine (a nested sandbox, a CI container) refuses the
  * default, and each is the setting podman's own error points at. Nothing is written to /etc
- * or to the user's ~/.config: the file is passed to podman as CONTAINERS_CONF by the tests.
+ * or to the user's ~/.config: the file is passed to podman as CONTAINERS_CONF by the tests (and
+ * a storage.conf, when needed, as CONTAINERS_STORAGE_CONF).
  */
 import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { execa } from 'execa';
 
 interface SandboxSettings {
@@ -35,15 +37,32 @@ function render(settings: SandboxSettings): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * Podman's default storage, or, when this machine cannot hold it (overlay on overlayfs inside a
+ * container, on NFS), a storage.conf of the tests' own with the vfs driver in a fresh folder
+ * under `dir`. Returns the storage.conf path to pass as CONTAINERS_STORAGE_CONF, or null.
+ */
+export async function podmanSandboxStorage(dir: string, env: Record<string, string | undefined>, log: (line: string) => void = () => {}): Promise<string | null> {
+  const info = await execa('podman', ['info', '--format', '{{.Store.GraphDriverName}}'], { env, reject: false, timeout: 120_000 });
+  if (info.exitCode === 0) return null;
+  const said = `${info.stderr}\n${info.stdout}`;
+  if (!/is not supported over|kernel does not support overlay fs/.test(said)) return null;
+  const storageConf = path.join(dir, 'storage.conf');
+  const lines = ['# Written by guard-doctor\'s test set-up for this test run only.', '[storage]', 'driver = "vfs"', `runroot = ${JSON.stringify(path.join(dir, 'run'))}`, `graphroot = ${JSON.stringify(path.join(dir, 'storage'))}`];
+  await writeFile(storageConf, `${lines.join('\n')}\n`);
+  log(`this machine cannot hold podman's overlay storage; the tests use vfs storage in ${dir} (${said.trim().split('\n').pop()})`);
+  return storageConf;
+}
+
 /** Runs a throw-away container with the image and adjusts `confPath` until podman accepts it. */
-export async function podmanSandboxConf(image: string, confPath: string, log: (line: string) => void = () => {}): Promise<SandboxResult> {
+export async function podmanSandboxConf(image: string, confPath: string, log: (line: string) => void = () => {}, extraEnv: Record<string, string> = {}): Promise<SandboxResult> {
   const settings: SandboxSettings = { ulimits: [], engine: {} };
   const applied: string[] = [];
   await writeFile(confPath, render(settings));
   let problem: string | null = null;
   for (let attempt = 0; attempt < 4; attempt++) {
     const result = await execa('podman', ['run', '--rm', '--entrypoint', '/usr/local/bin/node', image, '-e', 'process.exit(0)'], {
-      env: { CONTAINERS_CONF: confPath },
+      env: { ...extraEnv, CONTAINERS_CONF: confPath },
       reject: false,
       timeout: 60_000,
     });

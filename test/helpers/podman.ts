@@ -9,10 +9,11 @@ export function podmanImage(): string | null {
   return inject('podmanTestImage') ?? null;
 }
 
-/** Environment for podman and for the doctor when it runs podman: CONTAINERS_CONF only. */
+/** Environment for podman and for the doctor when it runs podman: the tests' own podman configuration files. */
 export function podmanEnv(): Record<string, string> {
   const conf = inject('podmanContainersConf');
-  return conf ? { CONTAINERS_CONF: conf } : {};
+  const storage = inject('podmanStorageConf');
+  return { ...(conf ? { CONTAINERS_CONF: conf } : {}), ...(storage ? { CONTAINERS_STORAGE_CONF: storage } : {}) };
 }
 
 export const skipPodman: boolean = podmanImage() === null;
