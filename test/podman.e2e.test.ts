@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import path from 'node:path';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { execa } from 'execa';
 import { BIN, FAKE_BIN, ROOT, runCli } from './helpers/cli.js';
 import { podmanEnv, podmanImage, skipPodman } from './helpers/podman.js';
@@ -257,6 +258,17 @@ describe.skipIf(skipPodman)('podman as the container runtime', { timeout: 240_00
       expect(finding.fix).toContain('default_ulimits = ["nofile=N:N"]');
       expect(finding.fix).toContain('ulimit -Hn');
       expect(finding.lines[0].text).toContain('error setting rlimit type 7: operation not permitted');
+    });
+
+    it.skipIf(['/etc/cdi', '/var/run/cdi'].some((d) => existsSync(d)))('without an NVIDIA CDI spec, a forced GPU launch fails in podman run with the CDI diagnosis (exit 4)', async () => {
+      const name = containerName('cdi');
+      const args = upArgs(name, await freePort(), '--no-suite', '--force', '--json').filter((a) => a !== '--cpu');
+      const result = await cli(args, 60_000);
+      expect(result.exitCode).toBe(4);
+      expect(result.json.checks.find((c: { id: string }) => c.id === 'docker.gpu').status).toBe('fail');
+      expect(result.json.problem).toMatch(/^podman run failed \(exit code \d+\)$/);
+      expect(result.json.logTail.join('\n')).toContain('unresolvable CDI devices nvidia.com/gpu=all');
+      expect(result.json.findings.map((f: { id: string }) => f.id)).toContain('container-toolkit-missing');
     });
 
     it('a short image name podman cannot resolve: exit 4 with the fully qualified name to use, and nothing pulled', async () => {
