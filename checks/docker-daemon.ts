@@ -4,6 +4,7 @@
  */
 import { defineCheck, type Judgement } from '../src/check.js';
 import type { RuntimeInfo } from '../src/facts.js';
+import { diagnose } from '../src/diagnose.js';
 
 /** How to install each runtime's CLI (Debian/Ubuntu package names; other systems: the docs). */
 const INSTALL: Record<RuntimeInfo['runtime'], string> = {
@@ -24,16 +25,47 @@ export const dockerDaemon = defineCheck({
       const said = runtime.daemonMessage ?? 'no answer';
       const cli = `${runtime.runtime}${runtime.cliVersion ? ` ${runtime.cliVersion}` : ''}`;
       if (runtime.runtime === 'podman') {
-        return { status: 'fail', summary: `${cli} is installed but \`podman info\` failed: ${said}`, fix: 'run `podman info` and fix what it reports (for rootless Podman: subuid/subgid ranges, `podman system migrate`)', measured };
+        // Podman's own error usually names a limit of this machine the diagnosis knows the setting for.
+        const known = diagnose([{ name: 'podman info', text: said }])[0];
+        return { status: 'fail', summary: `${cli} is installed but \`podman info\` failed: ${said}`, fix: known?.fix ?? 'run `podman info` and fix what it reports (for rootless Podman: subuid/subgid ranges, `podman system migrate`)', measured: known ? { ...measured, finding: known.id } : measured };
       }
       return { status: 'fail', summary: `${cli} is installed but the daemon does not answer: ${said}`, fix: daemonFix(said), measured };
     }
     const cli = runtime.cliVersion ? `${runtime.runtime} ${runtime.cliVersion}` : runtime.runtime;
-    // Podman has no daemon: `podman info` answering is the whole test.
-    const summary = runtime.runtime === 'docker' ? `${cli}, daemon ${runtime.daemonVersion ?? '(version unknown)'} answers` : `${cli} answers (OCI runtime ${runtime.defaultRuntime ?? 'unknown'})`;
-    return { status: 'pass', summary, measured };
+    if (runtime.runtime === 'podman') return judgePodman(runtime, cli, measured);
+    return { status: 'pass', summary: `${cli}, daemon ${runtime.daemonVersion ?? '(version unknown)'} answers`, measured };
   },
 });
+
+/** The fix for rootless podman without subordinate ids (podman's own advice: subuid/subgid, then migrate). */
+export const SUBUID_FIX = 'give the user subordinate ids: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 "$USER", then podman system migrate';
+/** The fix for a rootless podman without a user-mode network helper (Podman 4 uses slirp4netns, Podman 5 pasta). */
+export const ROOTLESS_NET_FIX = 'install the user-mode network helper: sudo apt-get install -y slirp4netns (Podman 5: passt)';
+
+/**
+ * Podman has no daemon: `podman info` answering is the test. A rootless podman also needs
+ * subordinate uid ranges (without them it falls back to a single mapping and many images
+ * cannot be unpacked) and a user-mode network helper to publish ports.
+ */
+function judgePodman(runtime: RuntimeInfo, cli: string, base: Record<string, unknown>): Judgement {
+  const host = runtime.podman;
+  const measured = { ...base, ...(host ? { podman: host } : {}), ...(runtime.daemonMessage ? { said: runtime.daemonMessage } : {}) };
+  const mode = host ? `${host.rootless ? 'rootless' : 'rootful'}, OCI runtime ${runtime.defaultRuntime ?? 'unknown'}, storage ${host.graphDriver ?? 'unknown'}${host.graphRoot ? ` in ${host.graphRoot}` : ''}` : `OCI runtime ${runtime.defaultRuntime ?? 'unknown'}`;
+  if (host?.rootless) {
+    if (host.uidMapSize !== null && host.uidMapSize <= 1) {
+      return {
+        status: 'warn',
+        summary: `${cli} answers (${mode}) but maps only your own uid: no subordinate uid ranges${runtime.daemonMessage ? ` (podman: ${runtime.daemonMessage})` : ''}; images with files owned by other users cannot be unpacked`,
+        fix: SUBUID_FIX,
+        measured,
+      };
+    }
+    if (host.rootlessNetwork === null) {
+      return { status: 'warn', summary: `${cli} answers (${mode}) but has no user-mode network helper, so it cannot publish the server's port`, fix: ROOTLESS_NET_FIX, measured };
+    }
+  }
+  return { status: 'pass', summary: `${cli} answers (${mode})`, measured };
+}
 
 function daemonFix(message: string): string {
   if (/permission denied/i.test(message)) {

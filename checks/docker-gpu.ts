@@ -7,6 +7,7 @@
  */
 import { defineCheck, type Judgement } from '../src/check.js';
 import type { RuntimeInfo } from '../src/facts.js';
+import { NVIDIA_CDI_KIND } from '../src/probes/runtime.js';
 
 const TOOLKIT_INSTALL = 'install the NVIDIA Container Toolkit (sudo apt-get install -y nvidia-container-toolkit, from NVIDIA\'s apt repository: https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/install-guide.html)';
 const DOCKER_CONFIGURE = 'sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker';
@@ -17,7 +18,7 @@ export const dockerGpu = defineCheck({
   title: 'GPU access from containers',
   needs: ['runtime'],
   skip: (settings) => (settings.cpu ? '--cpu: no GPU is requested from the container runtime' : null),
-  judge({ runtime }): Judgement {
+  judge({ runtime }, settings): Judgement {
     const measured = {
       runtime: runtime.runtime,
       runtimes: runtime.runtimes,
@@ -34,7 +35,7 @@ export const dockerGpu = defineCheck({
         measured,
       };
     }
-    return runtime.runtime === 'podman' ? judgePodman(runtime, measured) : judgeDocker(runtime, measured);
+    return runtime.runtime === 'podman' ? judgePodman(runtime, measured, settings.gpu) : judgeDocker(runtime, measured);
   },
 });
 
@@ -67,16 +68,27 @@ function judgeDocker(runtime: RuntimeInfo, measured: Record<string, unknown>): J
   };
 }
 
-function judgePodman(runtime: RuntimeInfo, measured: Record<string, unknown>): Judgement {
-  if (runtime.cdiNvidiaDevices.length > 0) {
-    return { status: 'pass', summary: `NVIDIA CDI devices ${runtime.cdiNvidiaDevices.join(', ')} are available to Podman (--device nvidia.com/gpu=all)`, measured };
+function judgePodman(runtime: RuntimeInfo, measured: Record<string, unknown>, gpu: number | null): Judgement {
+  const found = runtime.cdiSources && runtime.cdiSources.length > 0 ? ` (from ${runtime.cdiSources.join(' and ')})` : '';
+  if (runtime.cdiNvidiaDevices.length === 0) {
+    return {
+      status: 'fail',
+      summary: `Podman hands GPUs over only through CDI, and there is no NVIDIA CDI spec in ${cdiDirsText(runtime)} (nvidia-ctk cdi list names none, or is not installed)`,
+      fix: `${TOOLKIT_INSTALL}, then ${CDI_GENERATE}; check with nvidia-ctk cdi list; the doctor runs the container with --device nvidia.com/gpu=all`,
+      measured,
+    };
   }
-  return {
-    status: 'fail',
-    summary: `Podman hands GPUs over only through CDI, and there is no NVIDIA CDI spec in ${cdiDirsText(runtime)}`,
-    fix: `${TOOLKIT_INSTALL}, then ${CDI_GENERATE}; run the container with --device nvidia.com/gpu=all`,
-    measured,
-  };
+  // up asks podman for exactly this device; podman refuses a name no spec declares.
+  const wanted = `${NVIDIA_CDI_KIND}=${gpu === null ? 'all' : gpu}`;
+  if (!runtime.cdiNvidiaDevices.includes(wanted)) {
+    return {
+      status: 'fail',
+      summary: `the NVIDIA CDI spec${found} declares ${runtime.cdiNvidiaDevices.join(', ')} but not ${wanted}, which the run asks for${gpu === null ? '' : ` (--gpu ${gpu})`}`,
+      fix: gpu === null ? `regenerate the spec so it has the all device: ${CDI_GENERATE}` : `pick a GPU the spec declares with --gpu, or regenerate the spec after a GPU change: ${CDI_GENERATE}`,
+      measured: { ...measured, wantedDevice: wanted },
+    };
+  }
+  return { status: 'pass', summary: `NVIDIA CDI devices ${runtime.cdiNvidiaDevices.join(', ')} are available to Podman${found}; the run uses --device ${wanted}`, measured: { ...measured, wantedDevice: wanted } };
 }
 
 function cdiDirsText(runtime: RuntimeInfo): string {

@@ -68,6 +68,24 @@ export interface RuntimeInfo {
   nvidiaHookPath: string | null;
   /** The NVIDIA runtime, the hook, or an NVIDIA CDI spec the runtime reads is there. */
   gpuRuntimeRegistered: boolean;
+  /** Where the NVIDIA CDI devices were found: spec files read directly, and/or `nvidia-ctk cdi list`. */
+  cdiSources?: string[];
+  /** Podman only: how this podman runs (rootless or not, its storage, network and cgroup set-up). */
+  podman?: PodmanHost | null;
+}
+
+export interface PodmanHost {
+  rootless: boolean;
+  cgroupManager: string | null;
+  cgroupVersion: string | null;
+  eventLogger: string | null;
+  networkBackend: string | null;
+  graphDriver: string | null;
+  graphRoot: string | null;
+  /** Rootless: the subordinate uid ranges podman maps (empty: only the user's own uid). */
+  uidMapSize: number | null;
+  /** Rootless network helper (slirp4netns or pasta) podman found; null: it reports none; absent: not reported. */
+  rootlessNetwork?: string | null;
 }
 
 export interface ImageInfo {

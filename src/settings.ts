@@ -229,7 +229,9 @@ export function resolveSettings(command: string, flags: RawOptions, config: RawO
   }
 
   const imageGiven = merged.image !== undefined;
-  const image = imageGiven ? asString(merged.image, source('image')).trim() : DEFAULT_VLLM_IMAGE;
+  // Podman resolves a short name only through registries.conf, which Debian leaves empty: qualify the default.
+  const defaultImage = merged.runtime === 'podman' ? `docker.io/${DEFAULT_VLLM_IMAGE}` : DEFAULT_VLLM_IMAGE;
+  const image = imageGiven ? asString(merged.image, source('image')).trim() : defaultImage;
   if (imageGiven && (image === '' || /\s/.test(image))) {
     throw new UsageError(`${source('image')}: "${image}" is not an image reference, e.g. vllm/vllm-openai:v0.11.0`);
   }

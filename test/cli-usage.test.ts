@@ -20,6 +20,11 @@ describe('guard-doctor command line', () => {
     expect(result.stdout.trim()).toBe(pkg.version);
   });
 
+  it('reports the same version in its JSON document (the bundle reads package.json from its lazy chunks too)', async () => {
+    const result = await runCli(['diagnose', '--json'], { input: 'nothing to see here\n' });
+    expect(result.json).toMatchObject({ tool: 'guard-doctor', version: pkg.version });
+  });
+
   it('has --help for every command of the contract', async () => {
     for (const command of ['check', 'up', 'warm', 'suite', 'diagnose', 'down', 'metrics', 'watch']) {
       const result = await runCli([command, '--help']);

@@ -118,7 +118,7 @@ describe('parsers of recorded runtime output', () => {
   });
 
   it('reads podman info', () => {
-    expect(parsePodmanInfo(read('podman-info-4.3.json'))).toEqual({ version: '4.3.1', ociRuntime: 'crun' });
+    expect(parsePodmanInfo(read('podman-info-4.3.json'))).toMatchObject({ version: '4.3.1', ociRuntime: 'crun', host: { rootless: true, graphDriver: 'overlay' } });
     expect(parsePodmanInfo('Error: cannot set up namespace')).toBeNull();
   });
 
@@ -198,10 +198,10 @@ describe('docker.daemon and docker.gpu from replayed CLI output', () => {
     const podman = settingsFor({ runtime: 'podman' });
     const env = replaying(fixture('podman-info-4.3.json'));
     const daemon = await withEnv(env, () => judgeWithProbes(dockerDaemon, podman));
-    expect(daemon).toMatchObject({ status: 'pass', summary: 'podman 4.3.1 answers (OCI runtime crun)' });
+    expect(daemon).toMatchObject({ status: 'pass', summary: 'podman 4.3.1 answers (rootless, OCI runtime crun, storage overlay in /home/alice/.local/share/containers/storage)' });
     const gpu = await withEnv(env, () => judgeWithProbes(dockerGpu, podman));
     expect(gpu.status).toBe('fail');
-    expect(gpu.summary).toBe('Podman hands GPUs over only through CDI, and there is no NVIDIA CDI spec in /etc/cdi or /var/run/cdi');
+    expect(gpu.summary).toBe('Podman hands GPUs over only through CDI, and there is no NVIDIA CDI spec in /etc/cdi or /var/run/cdi (nvidia-ctk cdi list names none, or is not installed)');
     expect(gpu.fix).toContain('sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml');
     expect(gpu.fix).toContain('--device nvidia.com/gpu=all');
   });

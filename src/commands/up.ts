@@ -14,8 +14,8 @@ import { createProgress, type Progress } from '../report/progress.js';
 import { paint } from '../report/style.js';
 import { ms, truncate } from '../report/format.js';
 import { diagnose, stateSource, type Finding, type LogSource } from '../diagnose.js';
-import { buildRunCommand, CONTAINER_PORT, redactor, renderCommand } from '../launch/run-args.js';
-import { containerLogs, forceRemove, imagePresent, inspectContainer, pullImage, runContainer, type ContainerInfo } from '../launch/container.js';
+import { buildRunCommand, CONTAINER_PORT, redactor, renderCommand, runtimeFlag } from '../launch/run-args.js';
+import { containerLogs, forceRemove, imagePresent, inspectContainer, pullImage, runContainer, sameImageRef, type ContainerInfo } from '../launch/container.js';
 import { waitUntilReady } from '../launch/ready.js';
 import { HUB_SECRET_ENV, publishedDownloadBytes } from '../data/hub.js';
 import { watchDownload } from '../launch/download.js';
@@ -47,7 +47,7 @@ type ExistingPlan =
 
 /** Why an existing container of the same name cannot simply be reused, or null when it can. */
 function reuseMismatch(info: ContainerInfo, settings: Settings): string | null {
-  if (info.image !== settings.image) return `it runs image ${info.image}, not ${settings.image}`;
+  if (!sameImageRef(info.image, settings.image)) return `it runs image ${info.image}, not ${settings.image}`;
   if (settings.mount) {
     const same = info.mounts.some((m) => m.source === settings.mount!.hostPath && m.destination === settings.mount!.containerPath);
     if (!same) return `it does not mount ${settings.mount.hostPath} at ${settings.mount.containerPath}`;
@@ -82,7 +82,7 @@ function nameCheck(plan: ExistingPlan, settings: Settings): CheckResult {
         ...base,
         status: 'fail',
         summary: `a container named ${settings.name} already exists and cannot be reused: ${plan.why}`,
-        fix: `remove it with --replace (or \`guard-doctor down --name ${settings.name}\`), or choose another --name`,
+        fix: `remove it with --replace (or \`guard-doctor down${runtimeFlag(settings.runtime)} --name ${settings.name}\`), or choose another --name`,
       };
   }
 }
@@ -211,13 +211,13 @@ export async function run(settings: Settings): Promise<number> {
           const findings = diagnose([{ name: `${settings.runtime} pull`, text }]);
           const reason = pulled.timedOut ? `${settings.runtime} pull did not finish in time` : `${settings.runtime} pull ${settings.image} failed`;
           const report = buildReport('up', { checks, launch: { ...launch, launched: false }, problem: reason, findings, logTail: tail(text) }, settings.strict, EXIT.container);
-          return await finish(report, (r) => failureLines(findings, tail(text), reason, `${settings.runtime} pull output`));
+          return await finish(report, (r) => failureLines(findings, tail(text), reason, `${settings.runtime} pull output`, settings.runtime));
         }
       }
       progress.update(`Starting ${settings.name}`);
       // The cache is created by the user, not by the daemon as root, so later downloads outside the container work too.
       for (const m of settings.hub?.mounts ?? []) await mkdir(m.hostPath, { recursive: true }).catch(() => undefined);
-      guard.setLeftBehind(`container ${settings.name} may be starting; remove it with guard-doctor down --name ${settings.name}`);
+      guard.setLeftBehind(`container ${settings.name} may be starting; remove it with guard-doctor down${runtimeFlag(settings.runtime)} --name ${settings.name}`);
       const ran = await runContainer(settings.runtime, runCommand.args, runCommand.env);
       if (ran.exitCode === 0) started = true;
       // An interrupt during `docker run` aborts the wait below; the container it made is still ours to remove.
@@ -231,11 +231,11 @@ export async function run(settings: Settings): Promise<number> {
         const findings = diagnose([{ name: `${settings.runtime} run`, text }], { modelPaths: [settings.containerModelDir] });
         const reason = ran.timedOut ? `${settings.runtime} run did not finish in time` : `${settings.runtime} run failed (exit code ${ran.exitCode})`;
         const report = buildReport('up', { checks, launch: { ...launch, launched: false }, problem: reason, findings, logTail: tail(text) }, settings.strict, EXIT.container);
-        return await finish(report, () => [...failureLines(findings, tail(text), reason, `${settings.runtime} run output`), ...(created.exists ? leftBehindLines(settings) : [])]);
+        return await finish(report, () => [...failureLines(findings, tail(text), reason, `${settings.runtime} run output`, settings.runtime), ...(created.exists ? leftBehindLines(settings) : [])]);
       }
       log(`Started container ${settings.name} from ${settings.image}`);
     }
-    guard.setLeftBehind(settings.keep ? null : `container ${settings.name} was not removed; remove it with guard-doctor down --name ${settings.name}`);
+    guard.setLeftBehind(settings.keep ? null : `container ${settings.name} was not removed; remove it with guard-doctor down${runtimeFlag(settings.runtime)} --name ${settings.name}`);
     if (guard.signal.aborted) throw guard.signal.reason;
 
     const watcher = watchContainer(settings.runtime, settings.name, { parent: guard.signal, followLog: !settings.json, initialRestartCount: restartBaseline });
@@ -245,7 +245,7 @@ export async function run(settings: Settings): Promise<number> {
       progress?.stop();
       const failure = await collectFailure(settings, reason, redact);
       const report = buildReport('up', { checks, launch, problem: reason, findings: failure.findings, logTail: failure.logTail }, settings.strict, EXIT.container);
-      return finish(report, () => [...failureLines(failure.findings, failure.logTail, null, `Last ${failure.logTail.length} lines of the container's log`), ...leftBehindLines(settings)]);
+      return finish(report, () => [...failureLines(failure.findings, failure.logTail, null, `Last ${failure.logTail.length} lines of the container's log`, settings.runtime), ...leftBehindLines(settings)]);
     };
     const download = settings.hub ? watchDownload(settings.hub, expectedDownloadBytes(checks, settings), settings.model.shards) : null;
     await download?.sample().catch(() => undefined);
@@ -337,7 +337,7 @@ export async function run(settings: Settings): Promise<number> {
       const failure = await collectFailure(settings, error.message, redact);
       checks.push({ id: 'server.suite', title: 'Edge-case suite', status: 'fail', summary: `${error.message} during the suite`, durationMs: 0 });
       const report = buildReport('up', { checks, launch, problem: error.message, findings: failure.findings, logTail: failure.logTail }, settings.strict, EXIT.container);
-      return await emitReport(report, settings, (r) => [header, '', ...renderChecks(r.checks ?? [], settings.verbose), ...failureLines(failure.findings, failure.logTail, null, "The container's log")]);
+      return await emitReport(report, settings, (r) => [header, '', ...renderChecks(r.checks ?? [], settings.verbose), ...failureLines(failure.findings, failure.logTail, null, "The container's log", settings.runtime)]);
     }
     throw error;
   } finally {
@@ -351,10 +351,10 @@ async function interrupted(settings: Settings, started: boolean): Promise<number
     process.stderr.write(
       removed.ok
         ? `guard-doctor: interrupted; removed the container ${settings.name} this run started\n`
-        : `guard-doctor: interrupted; could not remove ${settings.name}: ${removed.message}\n  remove it with: guard-doctor down --name ${settings.name}\n`,
+        : `guard-doctor: interrupted; could not remove ${settings.name}: ${removed.message}\n  remove it with: guard-doctor down${runtimeFlag(settings.runtime)} --name ${settings.name}\n`,
     );
   } else if (started) {
-    process.stderr.write(`guard-doctor: interrupted; the container ${settings.name} keeps running (--keep); stop it with: guard-doctor down --name ${settings.name}\n`);
+    process.stderr.write(`guard-doctor: interrupted; the container ${settings.name} keeps running (--keep); stop it with: guard-doctor down${runtimeFlag(settings.runtime)} --name ${settings.name}\n`);
   } else {
     process.stderr.write('guard-doctor: interrupted; no container was started\n');
   }
@@ -362,9 +362,9 @@ async function interrupted(settings: Settings, started: boolean): Promise<number
 }
 
 function fixFor(kind: string, settings: Settings): string {
-  if (kind === 'timeout') return `read the log (guard-doctor diagnose --container ${settings.name}); a slow first load may need a longer --ready-timeout`;
+  if (kind === 'timeout') return `read the log (guard-doctor diagnose${runtimeFlag(settings.runtime)} --container ${settings.name}); a slow first load may need a longer --ready-timeout`;
   if (kind === 'wrong-model') return `another server answers on port ${settings.port}: stop it, or publish on another --port`;
-  return `read the diagnosis below and the full log: guard-doctor diagnose --container ${settings.name}`;
+  return `read the diagnosis below and the full log: guard-doctor diagnose${runtimeFlag(settings.runtime)} --container ${settings.name}`;
 }
 
 function tail(text: string): string[] {
@@ -372,17 +372,17 @@ function tail(text: string): string[] {
   return lines.slice(-LOG_TAIL_LINES);
 }
 
-function failureLines(findings: readonly Finding[], logTail: readonly string[], reason: string | null, logTitle: string): string[] {
+function failureLines(findings: readonly Finding[], logTail: readonly string[], reason: string | null, logTitle: string, runtime: Settings['runtime']): string[] {
   const lines = [''];
   if (reason) lines.push(paint.red(reason), '');
   lines.push(...renderLogTail(logTail, logTitle), '');
   if (findings.length) lines.push(paint.bold('Diagnosis:'), ...renderFindings(findings, false));
-  else lines.push('Diagnosis: no known failure in the log; read it in full with `guard-doctor diagnose` or `docker logs`.');
+  else lines.push(`Diagnosis: no known failure in the log; read it in full with \`guard-doctor diagnose\` or \`${runtime} logs\`.`);
   return lines;
 }
 
 function leftBehindLines(settings: Settings): string[] {
-  return ['', `The container ${settings.name} is left for inspection: guard-doctor diagnose --container ${settings.name}`, `Remove it with: guard-doctor down --name ${settings.name} (or run up again with --replace)`];
+  return ['', `The container ${settings.name} is left for inspection: guard-doctor diagnose${runtimeFlag(settings.runtime)} --container ${settings.name}`, `Remove it with: guard-doctor down${runtimeFlag(settings.runtime)} --name ${settings.name} (or run up again with --replace)`];
 }
 
 function reachLines(settings: Settings, url: string, servedModelName: string, reused: boolean): string[] {
@@ -390,7 +390,7 @@ function reachLines(settings: Settings, url: string, servedModelName: string, re
     '',
     paint.bold(`The server is running at ${url} (container ${settings.name}${reused ? ', reused' : ''})`),
     `  try it:  ${curlExample(url, settings.server, servedModelName)}`,
-    `  stop it: guard-doctor down --name ${settings.name}`,
+    `  stop it: guard-doctor down${runtimeFlag(settings.runtime)} --name ${settings.name}`,
   ];
 }
 

@@ -122,6 +122,64 @@ export const SIGNATURES: readonly Signature[] = [
     cause: 'this user may not talk to the Docker daemon',
     fix: 'add the user to the docker group (`sudo usermod -aG docker $USER`, then log in again) or run with sudo',
   },
+  // ---- podman: limits of the machine it runs on (nested sandboxes, rootless users) ----
+  {
+    // runc: "error setting rlimit type 7: operation not permitted" (captured here; podman #17358);
+    // crun: "setrlimit `RLIMIT_NPROC`: Operation not permitted" (podman #19634).
+    id: 'podman-rlimit',
+    patterns: [/error setting rlimit type (\d+): operation not permitted/, /setrlimit `?(RLIMIT_[A-Z]+)`?: Operation not permitted/],
+    cause: (m) => `the OCI runtime may not set ${rlimitName(m[1])} for the container: podman asks for more than this machine (a container, sandbox or user session with a lower hard limit) allows`,
+    fix: (m) => `lower what podman asks for: in containers.conf ([containers] table; /etc/containers/containers.conf, or ~/.config/containers/containers.conf for rootless) set default_ulimits = ["${RLIMIT_ULIMIT[rlimitKey(m[1])] ?? 'nofile'}=N:N"] with N no higher than the hard limit of the shell that starts podman (ulimit ${RLIMIT_SHELL_FLAG[rlimitKey(m[1])] ?? '-H'}; a sandbox may allow less still, and 4096 is a value most accept), or raise that hard limit`,
+  },
+  {
+    // podman #1534, #10458, #17196: the systemd cgroup manager where systemd does not run.
+    id: 'podman-cgroup-manager',
+    patterns: [/systemd cgroup flag passed, but systemd support for managing cgroups is not available/, /cannot open sd-bus: No such file or directory/, /systemd not supported: Operation not supported/],
+    cause: 'podman is set to manage cgroups through systemd, and systemd does not run here (a container, a CI runner, or a session without a systemd user instance)',
+    fix: 'use the cgroupfs manager: cgroup_manager = "cgroupfs" in the [engine] table of containers.conf (or podman --cgroup-manager=cgroupfs); rootless users can instead log in through systemd or run loginctl enable-linger',
+  },
+  {
+    // podman #9993, #10987: the journald events logger without a readable journal.
+    id: 'podman-events-logger',
+    patterns: [/failed to get journal cursor/, /eventer creation: No support for journald logging/],
+    cause: "podman writes its events to the journal, and the journal cannot be read or written here",
+    fix: 'log events to a file: events_logger = "file" in the [engine] table of containers.conf (or podman --events-backend=file)',
+  },
+  {
+    // Captured here (rootless podman 4.3, /dev/net/tun mode 0600); pasta says "Failed to open() /dev/net/tun".
+    id: 'podman-rootless-network',
+    patterns: [/open\(\\?"\/dev\/net\/tun\\?"\): (Permission denied|No such file or directory)/, /Failed to open\(\) \/dev\/net\/tun/, /could not find slirp4netns|exec: "slirp4netns": executable file not found/],
+    cause: "rootless podman cannot set up the container's network: its user-mode network helper (slirp4netns or pasta) cannot open /dev/net/tun, or is not installed",
+    fix: 'let users open the TUN device (sudo chmod 0666 /dev/net/tun, as udev sets it on a standard install; in a container, pass --device /dev/net/tun) and install slirp4netns (Podman 5: passt)',
+  },
+  {
+    // Captured here: rootless podman with --ipc=host where /dev/mqueue is not mounted.
+    id: 'podman-ipc-host-mqueue',
+    patterns: [/statfs \/dev\/mqueue: no such file or directory/],
+    cause: "--ipc=host (vLLM's workers share memory through the host's IPC namespace) makes rootless podman bind the host's /dev/mqueue, and this machine has not mounted it (common inside containers)",
+    fix: 'mount it: sudo mkdir -p /dev/mqueue && sudo mount -t mqueue mqueue /dev/mqueue (systemd machines mount it at boot), or run podman as root',
+  },
+  {
+    // podman #8521, buildah #3666: overlay storage on a file system (NFS, overlayfs in a container) that cannot hold it.
+    id: 'podman-storage-driver',
+    patterns: [/'overlay' is not supported over (\w+)/, /kernel does not support overlay fs/],
+    cause: (m) => `podman's overlay storage cannot be kept on this file system${m[1] ? ` (${m[1]})` : ''}: the kernel will not stack overlay on it`,
+    fix: 'use another storage: driver = "vfs" in the [storage] table of storage.conf (/etc/containers/storage.conf, or ~/.config/containers/storage.conf for rootless) with a graphroot podman has not used yet (or podman system reset first), or install fuse-overlayfs and set mount_program = "/usr/bin/fuse-overlayfs" under [storage.options.overlay]',
+  },
+  {
+    // Captured here: podman 4.3 with no subordinate ids for the user.
+    id: 'podman-no-subuid',
+    patterns: [/no subuid ranges found for user/, /potentially insufficient UIDs or GIDs available in user namespace/],
+    cause: "rootless podman has no subordinate uid/gid range for this user, so files in the image owned by other users cannot be mapped",
+    fix: 'give the user subordinate ids: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 "$USER", then podman system migrate',
+  },
+  {
+    // Captured here: Debian's registries.conf defines no unqualified-search registries.
+    id: 'podman-short-name',
+    patterns: [/short-name "([^"]+)" did not resolve to an alias and no unqualified-search registries are defined/, /short-name resolution enforced but cannot prompt without a TTY/],
+    cause: (m) => `podman does not know which registry ${m[1] ? `"${m[1]}"` : 'the short image name'} comes from: no unqualified-search registries are configured`,
+    fix: (m) => `give the image fully qualified, e.g. --image docker.io/${m[1] ?? 'vllm/vllm-openai:TAG'} (or add unqualified-search-registries = ["docker.io"] to registries.conf)`,
+  },
   // ---- GPU memory ----
   {
     id: 'vllm-gpu-memory-utilization',
@@ -316,4 +374,21 @@ export function kvCacheFitTokens(line: string): number | null {
   if (!m) return null;
   const rounded = Math.floor(Number(m[1]) / 1024) * 1024;
   return rounded >= 1024 ? rounded : null;
+}
+
+/** Linux resource numbers as runc names them ("rlimit type 7") and as crun does (RLIMIT_NOFILE). */
+const RLIMIT_NAMES: Record<string, string> = { '0': 'RLIMIT_CPU', '1': 'RLIMIT_FSIZE', '2': 'RLIMIT_DATA', '3': 'RLIMIT_STACK', '4': 'RLIMIT_CORE', '5': 'RLIMIT_RSS', '6': 'RLIMIT_NPROC', '7': 'RLIMIT_NOFILE', '8': 'RLIMIT_MEMLOCK', '9': 'RLIMIT_AS' };
+const RLIMIT_ULIMIT: Record<string, string> = { RLIMIT_NOFILE: 'nofile', RLIMIT_NPROC: 'nproc', RLIMIT_MEMLOCK: 'memlock', RLIMIT_CORE: 'core', RLIMIT_STACK: 'stack' };
+const RLIMIT_SHELL_FLAG: Record<string, string> = { RLIMIT_NOFILE: '-Hn', RLIMIT_NPROC: '-Hu', RLIMIT_MEMLOCK: '-Hl', RLIMIT_CORE: '-Hc', RLIMIT_STACK: '-Hs' };
+
+function rlimitKey(typeOrName: string | undefined): string {
+  if (!typeOrName) return '';
+  return typeOrName.startsWith('RLIMIT_') ? typeOrName : (RLIMIT_NAMES[typeOrName] ?? '');
+}
+
+function rlimitName(typeOrName: string | undefined): string {
+  if (!typeOrName) return 'a resource limit';
+  if (typeOrName.startsWith('RLIMIT_')) return typeOrName;
+  const name = RLIMIT_NAMES[typeOrName];
+  return name ? `${name} (rlimit type ${typeOrName})` : `rlimit type ${typeOrName}`;
 }

@@ -32,6 +32,27 @@ export interface ContainerInfo {
   publishedPorts: { containerPort: string; hostIp: string; hostPort: number }[];
 }
 
+/**
+ * The same image under the names the two runtimes record: docker keeps the reference as the
+ * user gave it, podman stores it fully qualified (`docker.io/library/x:latest`, and
+ * `localhost/x` for an image made locally with `podman import` or `podman build`).
+ */
+export function sameImageRef(a: string, b: string): boolean {
+  return canonicalImageRef(a) === canonicalImageRef(b);
+}
+
+function canonicalImageRef(ref: string): string {
+  let name = ref.trim();
+  const digestAt = name.indexOf('@');
+  const digest = digestAt >= 0 ? name.slice(digestAt) : '';
+  if (digestAt >= 0) name = name.slice(0, digestAt);
+  const lastSlash = name.lastIndexOf('/');
+  if (!digest && !name.slice(lastSlash + 1).includes(':')) name += ':latest';
+  name = name.replace(/^(localhost|docker\.io|index\.docker\.io)\//, '');
+  if (!name.includes('/')) name = `library/${name}`;
+  return name + digest;
+}
+
 export type InspectResult = { exists: true; info: ContainerInfo } | { exists: false };
 
 const NO_SUCH = /no such (container|object)|no container with name or id/i;

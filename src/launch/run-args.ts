@@ -21,6 +21,14 @@ export const LABEL = {
   server: 'guard-doctor.server',
 } as const;
 
+/**
+ * The flag the doctor's own follow-up commands (down, diagnose) need to reach the same
+ * runtime: nothing for docker, the default; ` --runtime podman` for podman.
+ */
+export function runtimeFlag(runtime: 'docker' | 'podman'): string {
+  return runtime === 'docker' ? '' : ` --runtime ${runtime}`;
+}
+
 /** The port the server listens on inside the container. */
 export const CONTAINER_PORT = { vllm: 8000, web: 7860 } as const;
 

@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { run, type ExecResult } from '../exec.js';
-import type { ImageInfo, RuntimeInfo } from '../facts.js';
+import type { ImageInfo, PodmanHost, RuntimeInfo } from '../facts.js';
 import type { Settings } from '../settings.js';
 import type { RuntimeName } from '../types.js';
 import { ProbeTimeoutError } from '../errors.js';
@@ -63,20 +63,83 @@ export function parseDockerInfo(stdout: string): DockerInfoFields | null {
 export interface PodmanInfoFields {
   version: string | null;
   ociRuntime: string | null;
+  host: PodmanHost;
 }
 
-/** Reads `podman info --format json`. */
+/**
+ * Reads `podman info --format json`: the version, the OCI runtime, and how this podman runs
+ * (rootless or not, cgroup manager, events logger, network backend, storage, uid mappings).
+ */
 export function parsePodmanInfo(stdout: string): PodmanInfoFields | null {
+  let doc: PodmanInfoDocument;
   try {
-    const doc = JSON.parse(stdout.trim()) as { version?: { Version?: unknown }; host?: { ociRuntime?: { name?: unknown } } };
-    if (doc === null || typeof doc !== 'object') return null;
-    const version = typeof doc.version?.Version === 'string' ? doc.version.Version : null;
-    const ociRuntime = typeof doc.host?.ociRuntime?.name === 'string' ? doc.host.ociRuntime.name : null;
-    if (version === null && ociRuntime === null) return null;
-    return { version, ociRuntime };
+    doc = JSON.parse(stdout.trim()) as PodmanInfoDocument;
   } catch {
     return null;
   }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return null;
+  const text = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : null);
+  const version = text(doc.version?.Version);
+  const ociRuntime = text(doc.host?.ociRuntime?.name);
+  if (version === null && ociRuntime === null) return null;
+  const host = doc.host ?? {};
+  const uidmap = host.idMappings?.uidmap;
+  const slirp = text(host.slirp4netns?.executable);
+  const pasta = text(host.pasta?.executable);
+  const networkReported = host.slirp4netns !== undefined || host.pasta !== undefined;
+  return {
+    version,
+    ociRuntime,
+    host: {
+      rootless: Boolean(host.security?.rootless ?? host.rootless),
+      cgroupManager: text(host.cgroupManager),
+      cgroupVersion: text(host.cgroupVersion),
+      eventLogger: text(host.eventLogger),
+      networkBackend: text(host.networkBackend),
+      graphDriver: text(doc.store?.graphDriverName),
+      graphRoot: text(doc.store?.graphRoot),
+      uidMapSize: Array.isArray(uidmap) ? uidmap.reduce((n, m) => n + (typeof m?.size === 'number' ? m.size : 0), 0) : null,
+      ...(networkReported ? { rootlessNetwork: pasta ?? slirp } : {}),
+    },
+  };
+}
+
+interface PodmanInfoDocument {
+  version?: { Version?: unknown };
+  host?: {
+    ociRuntime?: { name?: unknown };
+    rootless?: unknown;
+    security?: { rootless?: unknown };
+    cgroupManager?: unknown;
+    cgroupVersion?: unknown;
+    eventLogger?: unknown;
+    networkBackend?: unknown;
+    idMappings?: { uidmap?: { size?: unknown }[] | null };
+    slirp4netns?: { executable?: unknown };
+    pasta?: { executable?: unknown };
+  };
+  store?: { graphDriverName?: unknown; graphRoot?: unknown };
+}
+
+/**
+ * The NVIDIA devices `nvidia-ctk cdi list` names on standard output, one per line
+ * (`nvidia.com/gpu=0`, `nvidia.com/gpu=GPU-<uuid>`, `nvidia.com/gpu=all`); its
+ * `Found N CDI devices` line is a log line on standard error.
+ */
+export function parseNvidiaCtkCdiList(stdout: string): string[] {
+  const devices = new Set<string>();
+  for (const line of stdout.split(/\r?\n/)) {
+    const m = /^\s*(nvidia\.com\/gpu=[^\s]+)\s*$/.exec(line);
+    if (m?.[1]) devices.add(m[1]);
+  }
+  return [...devices].sort();
+}
+
+/** Devices `nvidia-ctk cdi list` reports, or null when nvidia-ctk is absent or failed. */
+async function nvidiaCtkCdiList(settings: Settings): Promise<string[] | null> {
+  const result = await run('nvidia-ctk', ['cdi', 'list'], { timeoutMs: settings.probeTimeoutMs });
+  if (result.notFound || result.timedOut || result.exitCode !== 0) return null;
+  return parseNvidiaCtkCdiList(result.stdout);
 }
 
 /**
@@ -285,29 +348,45 @@ async function dockerClientVersion(settings: Settings): Promise<string | null> {
 }
 
 async function probePodman(settings: Settings): Promise<RuntimeInfo> {
-  const [result, cdiNvidiaDevices] = await Promise.all([
+  const [result, specDevices, ctkDevices] = await Promise.all([
     run('podman', ['info', '--format', 'json'], { timeoutMs: settings.probeTimeoutMs }),
     scanCdiDirs(DEFAULT_CDI_SPEC_DIRS),
+    nvidiaCtkCdiList(settings),
   ]);
   throwIfTimedOut(result, settings);
   if (result.notFound) return notInstalled('podman', result);
   const info = result.exitCode === 0 ? parsePodmanInfo(result.stdout) : null;
   const answering = info !== null;
+  const cdiNvidiaDevices = [...new Set([...specDevices, ...(ctkDevices ?? [])])].sort();
+  const cdiSources = [...(specDevices.length > 0 ? [`spec files in ${DEFAULT_CDI_SPEC_DIRS.join(' or ')}`] : []), ...(ctkDevices && ctkDevices.length > 0 ? ['nvidia-ctk cdi list'] : [])];
   return {
     runtime: 'podman',
     cliInstalled: true,
     cliVersion: info?.version ?? null,
     daemonAnswering: answering,
     daemonVersion: info?.version ?? null,
-    daemonMessage: answering ? null : failureText(result),
+    // Podman answers `info` even when it has to fall back (no subuid ranges): its warnings and errors are on stderr.
+    daemonMessage: answering ? podmanWarnings(result.stderr) : failureText(result),
     runtimes: info?.ociRuntime ? [info.ociRuntime] : [],
     defaultRuntime: info?.ociRuntime ?? null,
     cdiSpecDirs: [...DEFAULT_CDI_SPEC_DIRS],
     cdiNvidiaDevices,
+    cdiSources,
     nvidiaHookPath: null,
     // Podman hands GPUs over only through CDI (`--device nvidia.com/gpu=all`).
     gpuRuntimeRegistered: answering && cdiNvidiaDevices.length > 0,
+    podman: info?.host ?? null,
   };
+}
+
+/** The error-level lines podman printed while still answering (`level=error msg="..."`), or null. */
+export function podmanWarnings(stderr: string): string | null {
+  const errors = stderr
+    .split(/\r?\n/)
+    .map((line) => /level=error msg="((?:[^"\\]|\\.)*)"/.exec(line)?.[1])
+    .filter((m): m is string => Boolean(m))
+    .map((m) => m.replace(/\\"/g, '"'));
+  return errors.length > 0 ? errors.join('; ') : null;
 }
 
 /** CUDA_VERSION and TORCH_CUDA_ARCH_LIST from `docker image inspect --format '{{json .Config.Env}}'`. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * Builds the Docker test image `guard-doctor-test/guard-server:dev-<inputs hash>` without pulling anything:
+ * Builds the test image `guard-doctor-test/guard-server:dev-<inputs hash>` without pulling anything,
+ * for Docker (`docker import`) or Podman (`podman import`, which stores it as `localhost/...`):
  * a root file system made in a temp folder from the node binary running this script, the
  * shared libraries `ldd` lists for it, and `test/server/*.mjs` under /app, turned into an
  * image with `docker import`. It carries the CUDA_VERSION / TORCH_CUDA_ARCH_LIST a real
@@ -10,7 +11,7 @@
  * The tag and a label carry a hash of its inputs, so it is rebuilt only when they change, and
  * two checkouts with different stand-in servers (worktrees, branches) never replace each
  * other's image in the middle of a test run.
- * Usage: node test/image/build.mjs [--force]   (prints the image ref)
+ * Usage: node test/image/build.mjs [--force] [--podman]   (prints the image ref)
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -40,7 +41,9 @@ const CHANGES = [
   `ENV CUDA_VERSION=${IMAGE_CUDA_VERSION}`,
   `ENV TORCH_CUDA_ARCH_LIST="${IMAGE_TORCH_CUDA_ARCH_LIST}"`,
   'WORKDIR /app',
-  'EXPOSE 8000 7860',
+  // One port per EXPOSE: podman import refuses "EXPOSE 8000 7860" (EXPOSE port must be an integer).
+  'EXPOSE 8000',
+  'EXPOSE 7860',
   'ENTRYPOINT ["/usr/local/bin/node","/app/guard-server.mjs"]',
 ];
 
@@ -49,9 +52,9 @@ const LOCK_WAIT_MS = 240_000;
 const LOCK_STALE_MS = 180_000;
 
 /** Runs a program with an argument array (never a shell) and a time limit. */
-function exec(command, args, timeoutMs = DOCKER_TIMEOUT_MS) {
+export function exec(command, args, timeoutMs = DOCKER_TIMEOUT_MS, env = process.env) {
   return new Promise((resolve) => {
-    execFile(command, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(command, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, env }, (error, stdout, stderr) => {
       resolve({
         ok: !error,
         code: error ? (typeof error.code === 'number' ? error.code : null) : 0,
@@ -72,11 +75,17 @@ function why(result, what) {
 
 /** Does a Docker daemon answer? Returns null when it does, else the CLI's own words. */
 export async function dockerProblem() {
-  const result = await exec('docker', ['version', '--format', '{{.Server.Version}}'], 20_000);
+  return runtimeProblem('docker');
+}
+
+/** Does the runtime answer (docker: its daemon; podman: `podman version`)? null when it does. */
+export async function runtimeProblem(runtime, env = process.env) {
+  const args = runtime === 'podman' ? ['version', '--format', '{{.Client.Version}}'] : ['version', '--format', '{{.Server.Version}}'];
+  const result = await exec(runtime, args, 20_000, env);
   if (result.ok && result.stdout.trim()) return null;
-  if (result.notFound) return 'the docker CLI is not installed';
-  if (result.timedOut) return 'docker did not answer within 20 s';
-  return (result.stderr.trim() || result.stdout.trim() || `docker exited with code ${result.code}`).split('\n').slice(-2).join(' ');
+  if (result.notFound) return `the ${runtime} CLI is not installed`;
+  if (result.timedOut) return `${runtime} did not answer within 20 s`;
+  return (result.stderr.trim() || result.stdout.trim() || `${runtime} exited with code ${result.code}`).split('\n').slice(-2).join(' ');
 }
 
 async function serverFiles() {
@@ -117,16 +126,16 @@ async function inputsHash(nodeBinary, files) {
   return hash.digest('hex').slice(0, 24);
 }
 
-async function imageLabel(ref) {
-  const result = await exec('docker', ['image', 'inspect', '--format', `{{.Id}} {{index .Config.Labels "${INPUTS_LABEL}"}}`, ref], 30_000);
+async function imageLabel(runtime, ref, env) {
+  const result = await exec(runtime, ['image', 'inspect', '--format', `{{.Id}} {{index .Config.Labels "${INPUTS_LABEL}"}}`, ref], 30_000, env);
   if (!result.ok) return null;
   const [, label] = result.stdout.trim().split(' ');
   return { label: label ?? '' };
 }
 
 /** One builder at a time across processes (several test runs may start at once). */
-async function withLock(fn) {
-  const lockDir = path.join(os.tmpdir(), 'guard-doctor-test-image.lock');
+async function withLock(runtime, fn) {
+  const lockDir = path.join(os.tmpdir(), `guard-doctor-test-image${runtime === 'docker' ? '' : `-${runtime}`}.lock`);
   const started = Date.now();
   for (;;) {
     try {
@@ -175,9 +184,9 @@ async function copyInto(rootfs, source, target = source) {
  * Build the image unless one with the same inputs exists. Returns the ref, whether it was
  * built now, and the inputs hash.
  */
-export async function buildTestImage({ force = false, log = () => {} } = {}) {
-  const problem = await dockerProblem();
-  if (problem) throw new Error(`Docker does not answer: ${problem}`);
+export async function buildTestImage({ force = false, log = () => {}, runtime = 'docker', env = process.env } = {}) {
+  const problem = await runtimeProblem(runtime, env);
+  if (problem) throw new Error(`${runtime === 'docker' ? 'Docker' : 'Podman'} does not answer: ${problem}`);
 
   const nodeBinary = realpathSync(process.execPath);
   const files = await serverFiles();
@@ -186,12 +195,12 @@ export async function buildTestImage({ force = false, log = () => {} } = {}) {
   }
   const hash = await inputsHash(nodeBinary, files);
 
-  return withLock(async () => {
+  return withLock(runtime, async () => {
     const ref = imageRef(hash);
-    const existing = await imageLabel(ref);
+    const existing = await imageLabel(runtime, ref, env);
     if (!force && existing?.label === hash) return { ref, built: false, hash };
 
-    log(`building ${ref} (inputs ${hash}) from ${nodeBinary} and ${files.length} file(s) in test/server`);
+    log(`building ${ref} for ${runtime} (inputs ${hash}) from ${nodeBinary} and ${files.length} file(s) in test/server`);
     const work = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-doctor-image-'));
     try {
       const rootfs = path.join(work, 'rootfs');
@@ -212,19 +221,19 @@ export async function buildTestImage({ force = false, log = () => {} } = {}) {
       const args = ['import'];
       for (const change of [...CHANGES, `LABEL ${INPUTS_LABEL}=${hash}`]) args.push('--change', change);
       args.push('--message', 'guard-doctor test image (stand-in guard server)', tarball, ref);
-      const imported = await exec('docker', args, DOCKER_TIMEOUT_MS);
-      if (!imported.ok) throw new Error(why(imported, 'docker import'));
+      const imported = await exec(runtime, args, DOCKER_TIMEOUT_MS, env);
+      if (!imported.ok) throw new Error(why(imported, `${runtime} import`));
 
       // Earlier builds are now untagged; drop those no container still uses (rm refuses those).
-      const stale = await exec('docker', ['images', '--quiet', '--no-trunc', '--filter', 'dangling=true', '--filter', `label=${INPUTS_LABEL}`], 30_000);
+      const stale = await exec(runtime, ['images', '--quiet', '--no-trunc', '--filter', 'dangling=true', '--filter', `label=${INPUTS_LABEL}`], 30_000, env);
       const staleIds = stale.ok ? stale.stdout.split('\n').map((id) => id.trim()).filter(Boolean) : [];
-      if (staleIds.length > 0) await exec('docker', ['image', 'rm', ...staleIds], 60_000);
-      const tags = await exec('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}\t{{.CreatedAt}}', TEST_IMAGE_REPO], 30_000);
+      if (staleIds.length > 0) await exec(runtime, ['image', 'rm', ...staleIds], 60_000, env);
+      const tags = await exec(runtime, ['images', '--format', '{{.Repository}}:{{.Tag}}\t{{.CreatedAt}}', TEST_IMAGE_REPO], 30_000, env);
       const old = (tags.ok ? tags.stdout.split('\n') : [])
         .map((line) => line.split('\t'))
         .filter(([tag, created]) => tag && tag !== ref && Date.now() - Date.parse(String(created).replace(/ [A-Z]+$/, '')) > OLD_TAG_MS)
         .map(([tag]) => tag);
-      if (old.length > 0) await exec('docker', ['image', 'rm', ...old], 60_000);
+      if (old.length > 0) await exec(runtime, ['image', 'rm', ...old], 60_000, env);
       return { ref, built: true, hash };
     } finally {
       await fs.rm(work, { recursive: true, force: true });
@@ -233,7 +242,8 @@ export async function buildTestImage({ force = false, log = () => {} } = {}) {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  buildTestImage({ force: process.argv.includes('--force'), log: (line) => console.error(line) }).then(
+  const runtime = process.argv.includes('--podman') ? 'podman' : 'docker';
+  buildTestImage({ force: process.argv.includes('--force'), runtime, log: (line) => console.error(line) }).then(
     (result) => console.log(result.ref),
     (error) => {
       console.error(`test image: ${error.message}`);
