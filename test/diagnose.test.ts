@@ -39,7 +39,7 @@ const RECORDED: { file: string; id: string; line: number; also?: string[] }[] = 
   { file: 'vllm-bf16.txt', id: 'bf16-unsupported', line: 5 },
   { file: 'docker-toolkit-missing.txt', id: 'container-toolkit-missing', line: 2 },
   { file: 'docker-cdi-missing.txt', id: 'container-toolkit-missing', line: 1 },
-  { file: 'docker-driver-too-old.txt', id: 'driver-too-old', line: 2 },
+  { file: 'docker-driver-too-old.txt', id: 'image-cuda-requirement', line: 2 },
   { file: 'docker-no-driver.txt', id: 'no-driver', line: 2 },
   { file: 'web-no-driver.txt', id: 'no-driver', line: 1 },
   { file: 'vllm-model-dir-case.txt', id: 'model-dir-missing', line: 9 },
@@ -82,7 +82,7 @@ const INLINE: { name: string; id: string; line: number; log: string }[] = [
   },
   {
     name: 'offline: the path was read as a Hub repo id',
-    id: 'hf-offline',
+    id: 'hub-unreachable',
     line: 3,
     log: [
       'Traceback (most recent call last):',
@@ -200,20 +200,25 @@ describe('diagnose on the signatures beyond the table', () => {
 });
 
 describe('what the user reads', () => {
-  it('a healthy vLLM start-up log has no finding: says so and exits 0', async () => {
+  it('a healthy vLLM start-up log has no finding, says what shows it is healthy, and exits 0', async () => {
     const result = await runCli(['diagnose', '--log', fixture('vllm-healthy.txt')]);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toContain('read 41 lines');
-    expect(result.stdout).toContain('No known failure found');
+    expect(result.stdout).toContain('Healthy: the server finished starting and nothing failed after that.');
+    expect(result.stdout).toContain(`${fixture('vllm-healthy.txt')}:36: (APIServer pid=1) INFO:     Application startup complete.`);
     const json = await runCli(['diagnose', '--log', fixture('vllm-healthy.txt'), '--json']);
-    expect(json.json).toMatchObject({ ok: true, exitCode: 0, findings: [] });
+    expect(json.json).toMatchObject({ ok: true, exitCode: 0, diagnosis: 'healthy', findings: [] });
+    expect(json.json.evidence[0]).toMatchObject({ n: 36, text: '(APIServer pid=1) INFO:     Application startup complete.' });
   });
 
   it('none of the recorded logs of one failure trips a signature of another kind', async () => {
     // Each recorded failure names its root cause; tracebacks and INFO lines around it must not add unrelated findings.
     const allowed: Record<string, string[]> = {
-      'vllm-kv-cache.txt': ['vllm-kv-cache-too-small'],
-      'docker-driver-too-old.txt': ['driver-too-old'],
+      'vllm-kv-cache.txt': ['vllm-kv-cache-too-small', 'engine-core-failed'],
+      'vllm-cuda-oom.txt': ['cuda-oom', 'engine-core-failed'],
+      'vllm-gpu-memory-utilization.txt': ['vllm-gpu-memory-utilization', 'engine-core-failed'],
+      'vllm-no-kernel.txt': ['no-kernel-image', 'engine-core-failed'],
+      'docker-driver-too-old.txt': ['image-cuda-requirement'],
       'web-model-dir-missing.txt': ['model-dir-missing'],
       'web-no-driver.txt': ['no-driver'],
     };
@@ -229,14 +234,15 @@ describe('what the user reads', () => {
     expect(result.stdout).toContain('vllm-gpu-memory-utilization: vLLM refused to start: only 21.53 of 79.19 GiB GPU memory was free');
     expect(result.stdout).toMatch(/fix: .*lower --gpu-memory-utilization to 0\.25 or less/);
     expect(result.stdout).toContain('line 7: (EngineCore_DP0 pid=180) ERROR 11-21 10:31:55 [core.py:708] ValueError: Free memory on device');
-    expect(result.stdout).toContain('1 known failure found');
+    expect(result.stdout).toContain('engine-core-failed: vLLM\'s engine core process failed to start because of the failure above it: vllm-gpu-memory-utilization (line 7)');
+    expect(result.stdout).toContain('2 known failures found');
   });
 
   it('reads standard input when no --log or --container is given', async () => {
     const log = await readFile(fixture('vllm-cuda-oom.txt'), 'utf8');
     const result = await runCli(['diagnose', '--json'], { input: log });
     expect(result.exitCode).toBe(1);
-    expect(result.json.findings.map((f: { id: string }) => f.id)).toEqual(['cuda-oom']);
+    expect(result.json.findings.map((f: { id: string }) => f.id)).toEqual(['cuda-oom', 'engine-core-failed']);
     expect(result.json.findings[0].lines[0]).toMatchObject({ n: 12, source: 'standard input' });
   });
 
@@ -273,10 +279,14 @@ describe('what the user reads', () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('empty standard input is a clear message and exit 2', async () => {
+  it('an empty log (standard input or file) cannot be judged: says so, exit 3, ok false', async () => {
     const result = await runCli(['diagnose'], { input: '' });
-    expect(result.exitCode).toBe(2);
-    expect(result.stderr).toContain('standard input was empty');
+    expect(result.exitCode).toBe(3);
+    expect(result.stdout).toContain('The log is empty: there is nothing to judge.');
+    const empty = path.join(tmp, 'empty.log');
+    await writeFile(empty, '\n\n');
+    const json = await runCli(['diagnose', '--log', empty, '--json']);
+    expect(json.json).toMatchObject({ ok: false, exitCode: 3, diagnosis: 'empty', findings: [] });
   });
 
   it('a container OOM-killed by the kernel (exit 137, OOMKilled) is host-oom-killed, from its state alone', () => {
@@ -290,7 +300,8 @@ describe('what the user reads', () => {
     const log = ["FileNotFoundError: [Errno 2] No such file or directory: '/var/run/nvidia-persistenced/socket'", "FileNotFoundError: [Errno 2] No such file or directory: '/srv/weights/config.json'"].join('\n');
     expect(diagnose([{ name: 'l', text: log }]).map((f) => [f.id, f.lines.map((l) => l.n)])).toEqual([['model-dir-missing', [2]]]);
     const custom = "FileNotFoundError: [Errno 2] No such file or directory: '/data/guard'";
-    expect(diagnose([{ name: 'l', text: custom }])).toEqual([]);
+    // Not known to be the model's path: not model-dir-missing, but still a failure, never healthy.
+    expect(diagnose([{ name: 'l', text: custom }]).map((f) => f.id)).toEqual(['unrecognized-failure']);
     expect(diagnose([{ name: 'l', text: custom }], { modelPaths: ['/data/guard'] }).map((f) => f.id)).toEqual(['model-dir-missing']);
   });
 });
