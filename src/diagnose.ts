@@ -165,6 +165,7 @@ export function parseLine(line: string): ParsedLine {
 // ---- what failure and health look like without a signature ----
 
 const TRACEBACK_START = /^\s*Traceback \(most recent call last\):/;
+const FRAME = /^\s+File "[^"]*", line \d+/;
 const TRACEBACK_CHAIN = /^(During handling of the above exception|The above exception was the direct cause)/;
 const EXCEPTION_LINE = /^[A-Za-z_][\w.]*(?:: |:?\s*$)/;
 /** An exception named on its own line: RuntimeError:, ValueError:, torch.OutOfMemoryError: ... */
@@ -179,11 +180,17 @@ const ERROR_MESSAGE: readonly RegExp[] = [
   /Segmentation fault|core dumped|Fatal Python error/,
   /^[EF]\d{4} \d\d:\d\d:\d\d/,
   /\blevel=(?:error|fatal)\b/,
+  // Go: "panic: ...", "panic recovered:", "runtime error: invalid memory address ...".
+  /\bpanic(?: recovered)?:|^runtime error: |^goroutine \d+ \[/,
 ];
+/** A request the client got wrong (HTTP 4xx): the server itself is fine. */
+const CLIENT_ERROR = /\bcode[=:]\s*4\d\d\b|\bHTTP\/1\.1" 4\d\d\b|\b4\d\d (?:Bad Request|Unauthorized|Forbidden|Not Found|Unprocessable Entity)\b/;
 
 /** Lines that show a server finished starting and listens. */
 const HEALTHY: readonly RegExp[] = [
   /Application startup complete/,
+  // vLLM has loaded the engine and opens its port (a bind failure after it is an error line).
+  /Starting vLLM (?:API )?server (?:\d+ )?on https?:\/\//,
   /Uvicorn running on/,
   /The server is fired up and ready to roll/,
   /Running on local URL:/,
@@ -192,7 +199,9 @@ const HEALTHY: readonly RegExp[] = [
 ];
 
 function isErrorLine(parsed: ParsedLine): boolean {
-  if (parsed.level && LOUD_LEVELS.has(parsed.level)) return parsed.message.trim() !== '';
+  if (CLIENT_ERROR.test(parsed.message)) return false;
+  // An indented line under an ERROR prefix continues something above it (a frame, a wrapped message).
+  if (parsed.level && LOUD_LEVELS.has(parsed.level)) return parsed.message.trim() !== '' && !/^\s/.test(parsed.message);
   if (parsed.level && QUIET_LEVELS.has(parsed.level)) return false;
   return ERROR_MESSAGE.some((re) => re.test(parsed.message));
 }
@@ -254,6 +263,8 @@ export class LogMatcher {
   /** Last line (per source) on which each context pattern matched. */
   private contextSeen = new Map<RegExp, number>();
   private inTraceback: FindingLine | null = null;
+  /** The previous line was a traceback frame (`File "...", line N`), so this one quotes code. */
+  private afterFrame = false;
   /** Exception lines that end tracebacks, first one first (a few kept). */
   private readonly tracebackEnds: FindingLine[] = [];
   private tracebackCount = 0;
@@ -316,8 +327,14 @@ export class LogMatcher {
       if (candidates[CONTEXT_KEY + i] === this.generation && CONTEXT_PATTERNS[i]!.test(parsed.message)) this.contextSeen.set(CONTEXT_PATTERNS[i]!, n);
     }
 
+    // A traceback's frames quote source code (`raise RuntimeError("Engine core initialization failed. "`):
+    // words in code are not what happened.
+    const indented = /^\s/.test(parsed.message);
+    const inFrame = indented && (this.inTraceback !== null || this.afterFrame);
+    // A log cut in the middle of a traceback still shows its frames: `  File "...", line N, in f`, then code.
+    this.afterFrame = indented && FRAME.test(parsed.message);
     let matchedAny = false;
-    for (let key = 0; key < this.states.length; key++) {
+    for (let key = 0; key < this.states.length && !inFrame; key++) {
       if (candidates[key] !== this.generation) continue;
       const state = this.states[key]!;
       const m = this.matchSignature(state.signature, parsed.message, line, n);
@@ -354,6 +371,8 @@ export class LogMatcher {
 
   private trackErrors(parsed: ParsedLine, at: () => FindingLine, matchedAny: boolean): void {
     const { message } = parsed;
+    // Between two chained tracebacks; the exception lines around it carry the words.
+    if (TRACEBACK_CHAIN.test(message)) return;
     if (TRACEBACK_START.test(message)) {
       this.inTraceback = at();
       return;

@@ -39,10 +39,10 @@ export interface Signature {
 }
 
 /** Words that show a line is about the model's files. */
-export const MODEL_PATH_HINT = /(\/models?\/|config\.json|\.safetensors|tokenizer(_config)?\.json|generation_config\.json|model\.safetensors\.index\.json|模型)/i;
+export const MODEL_PATH_HINT = /(\/models?\/|config\.json|\.(safetensors|bin|pt|pth|pb|onnx|gguf|h5|ckpt)\b|tokenizer(_config)?\.json|generation_config\.json|model\.safetensors\.index\.json|模型)/i;
 
 // Paths of the caches and locks a server writes to (never the model folder the user mounts).
-const CACHE_PATH = /(\/\.cache\b|\bHF_HOME\b|\bhuggingface\/hub\b|\/\.triton\b|\/\.config\/vllm|\/\.nv\/ComputeCache|torch_extensions|\/root\/\.cache|\/\.cache\/vllm|\/\.local\/share)/;
+const CACHE_PATH = /([\\/][\w.-]*cache[\w.-]*(?=[\\/'"\s]|$)|[\\/]huggingface\b|\bHF_HOME\b|[\\/]\.triton\b|[\\/]\.config[\\/]|[\\/]\.nv[\\/]|torch_extensions|[\\/]\.local[\\/]share)/i;
 const LOCK_PATH = /(\.lock\b|\/\.locks\/)/;
 const PERMISSION = /Permission denied|\[Errno 13\]|PermissionError|EACCES|Read-only file system|\[Errno 30\]/;
 // torch.distributed's rendezvous (TCPStore / c10d) binding a port: not the server's port.
@@ -76,7 +76,7 @@ export const SIGNATURES: readonly Signature[] = [
   },
   {
     id: 'nvml-driver-mismatch',
-    patterns: [/Driver\/library version mismatch/i, /^NVML library version: [\d.]+\s*$/],
+    patterns: [/Driver\/library version mismatch/i, /^NVML library version: [\d.]+\s*$/, /NVRM: API mismatch: the client has the version/],
     cause: 'the NVIDIA driver was upgraded but the old kernel module is still loaded: the user-space driver libraries and the kernel module differ (the driver is there, not missing)',
     fix: 'reboot the host, or reload the nvidia kernel modules (`sudo systemctl stop nvidia-persistenced; sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia; sudo modprobe nvidia`); hold automatic driver upgrades on serving hosts',
     source: 'FACTS.md (Failures seen in logs)',
@@ -177,7 +177,9 @@ export const SIGNATURES: readonly Signature[] = [
       /address already in use/i,
       /port is already allocated/,
       /Bind for \S+ failed/,
+      /Bind for \S+: unexpected error/,
       /\[Errno 98\]/,
+      /EADDRINUSE/,
     ],
     unless: [DIST_BIND],
     cause: 'the port is already taken by another process or container',
@@ -188,7 +190,7 @@ export const SIGNATURES: readonly Signature[] = [
   {
     id: 'compute-capability-too-low',
     patterns: [
-      /GPUs with compute capability below (\d+\.\d+) are not supported/,
+      /GPUs with compute capability (?:below|less than) (\d+\.\d+) (?:are|is) not supported/,
       /which is of cuda capability (\d+\.\d+)\. PyTorch no longer supports this GPU because it is too old/,
       /Minimum capability: (\d+)\. Current capability: (\d+)/,
       /compute capability (\d+\.\d+) is (?:too low|not supported|lower than)/i,
@@ -249,7 +251,7 @@ export const SIGNATURES: readonly Signature[] = [
   },
   {
     id: 'cuda-oom',
-    patterns: [/CUDA out of memory/, /torch\.cuda\.OutOfMemoryError/, /torch\.OutOfMemoryError/, /CUDA error: out of memory/, /cudaErrorMemoryAllocation/, /CUDA_ERROR_OUT_OF_MEMORY/],
+    patterns: [/CUDA out of memory/, /torch\.cuda\.OutOfMemoryError/, /torch\.OutOfMemoryError/, /CUDA error: out of memory/, /CUDA driver error: out of memory/, /cudaErrorMemoryAllocation/, /CUDA_ERROR_OUT_OF_MEMORY/],
     cause: 'the GPU ran out of memory (weights plus KV cache do not fit in what is free)',
     fix: 'free GPU memory or pick another GPU (--gpu), lower --max-model-len and --gpu-memory-utilization, or use a smaller model (Qwen3Guard-Gen-8B needs at least 26 GiB free)',
     source: 'FACTS.md (Failures seen in logs)',
@@ -298,11 +300,16 @@ export const SIGNATURES: readonly Signature[] = [
   },
   {
     id: 'permission-denied',
-    patterns: [],
-    modelPathPatterns: [/Permission denied/i, /\[Errno 13\]/],
+    // The model's files first; any other path not a cache or lock is read the same way (what the container reads).
+    patterns: [PERMISSION],
     unless: [/Docker daemon socket/, CACHE_PATH, LOCK_PATH],
-    cause: "the container's user cannot read the model's files",
-    fix: 'make the model folder readable: `chmod -R a+rX <model folder>` (SELinux hosts: add the :z mount option)',
+    cause: (m) => {
+      const path = deniedPath(m.input ?? '');
+      return MODEL_PATH_HINT.test(m.input ?? '')
+        ? `the container's user cannot read the model's files${path ? ` (${path})` : ''}`
+        : `the container's user may not read or write ${path ?? 'a path it needs'} (the model folder, or a folder mounted into the container)`;
+    },
+    fix: 'make the model folder readable: `chmod -R a+rX <model folder>` (SELinux hosts: add the :z mount option); a folder the server writes to must be writable by the container user (chown it, or mount a writable volume)',
     source: 'FACTS.md (Failures seen in logs)',
   },
   {
@@ -313,7 +320,10 @@ export const SIGNATURES: readonly Signature[] = [
       /Incorrect path_or_model_id/,
       /Invalid repository ID or local directory specified: '[/.~]/,
       /Can't load the configuration of '[^']*'.*(No such file or directory|correct path to a directory containing a config\.json)/,
-      /'[/.~][^']*' is not a local folder and is not a valid model identifier/,
+      // A path, or a bare folder name without a namespace: it was meant as a local folder.
+      /(?:^|[\s:'"])(?:[/.~][^\s']*|[^\s'/:]+)'? is not a local folder and is not a valid model identifier/,
+      /Repo id must .*: '[/.~]/,
+      /Can't load (?:the model|the configuration of|the config|tokenizer) for '[/.~]/,
     ],
     modelPathPatterns: [/No such file or directory/, /Repo id must (be in the form|use alphanumeric chars)/, /FileNotFoundError/],
     cause: 'the serving process did not find the model at the path it was given: the folder is mounted at another path (case or depth differs) or is empty',
@@ -323,6 +333,8 @@ export const SIGNATURES: readonly Signature[] = [
   {
     id: 'tokenizer-missing',
     patterns: [/Can't load tokenizer for/, /tokenizer\.json.*(not found|No such file)/i, /Couldn't instantiate the backend tokenizer/],
+    // For a Hub id it is the Hub that could not be read (hub-unreachable).
+    unless: [/Can't load tokenizer for '[\w.-]+\/[\w.-]+'/],
     cause: "the model folder lacks the tokenizer files (tokenizer.json, tokenizer_config.json, vocab.json, merges.txt)",
     fix: 'download the complete model folder again (e.g. `huggingface-cli download Qwen/<model> --local-dir <folder>`)',
     source: 'transformers tokenizer loading errors',
@@ -369,23 +381,11 @@ export const SIGNATURES: readonly Signature[] = [
       /You are trying to access a gated repo/,
       /enable access to public gated repositories/,
       /is a gated repo|gated repository/i,
+      /(?:401 Client Error: Unauthorized|403 Client Error: Forbidden) for url: https:\/\/huggingface\.co\//,
     ],
     cause: 'the model is in a gated Hugging Face repository: the download needs a token of an account that has accepted the model\'s licence',
     fix: "accept the licence on the model's Hugging Face page, then pass a token with --env HF_TOKEN=hf_... (a fine-grained token needs \"read access to public gated repos\"); or mount a downloaded model folder",
     source: 'huggingface_hub GatedRepoError',
-  },
-  {
-    id: 'model-not-found-on-hub',
-    patterns: [
-      /RepositoryNotFoundError/,
-      /is not a local folder and is not a valid model identifier listed on 'https:\/\/huggingface\.co\/models'/,
-      /401 Client Error.*huggingface\.co/,
-      /404 Client Error.*huggingface\.co/,
-    ],
-    unless: [/gated/i, /'[/.~][^']*' is not a local folder/],
-    cause: 'the model name was looked up on the Hugging Face Hub and not found there (or it needs a token): the local path was not found',
-    fix: 'mount the model folder at the path the server is given (--model-dir / --mount); for Hub downloads pass --env HF_TOKEN=... and check the repo id (Qwen/Qwen3Guard-Gen-8B)',
-    source: 'huggingface_hub RepositoryNotFoundError',
   },
   {
     id: 'hub-unreachable',
@@ -396,6 +396,7 @@ export const SIGNATURES: readonly Signature[] = [
       /Cannot find an appropriate cached snapshot folder/,
       /OfflineModeIsEnabled/,
       /Invalid repository ID or local directory specified: '[^/.~']/,
+      /Can't load (?:the model|the configuration of|the config|tokenizer) for '[\w.-]+\/[\w.-]+'/,
       /huggingface\.co.*(Max retries exceeded|timed out|Name or service not known|Temporary failure in name resolution|Network is unreachable|NameResolutionError|ProxyError|SSLError|Connection refused|Connection reset)/,
       /hf-mirror\.com.*(Max retries exceeded|timed out|Name or service not known|Temporary failure in name resolution|Network is unreachable|NameResolutionError|ProxyError|SSLError|Connection refused|Connection reset)/,
       /(Max retries exceeded|Temporary failure in name resolution|Network is unreachable|NameResolutionError).*huggingface\.co/,
@@ -403,6 +404,20 @@ export const SIGNATURES: readonly Signature[] = [
     cause: 'the server needed the Hugging Face Hub (to download the model or its config) and could not reach it: no network, a proxy, or offline mode, and the model was not in the local cache',
     fix: 'give the container network access to huggingface.co (or HF_ENDPOINT for a mirror), or download the model first and mount its folder (--model-dir / --mount) with HF_HUB_OFFLINE=1',
     source: 'huggingface_hub offline and connection errors',
+  },
+  {
+    id: 'model-not-found-on-hub',
+    patterns: [
+      /RepositoryNotFoundError/,
+      /is not a local folder and is not a valid model identifier listed on 'https:\/\/huggingface\.co\/models'/,
+      /Repository Not Found for url/,
+      /404 Client Error.*huggingface\.co/,
+      /[\w.-]+\/[\w.-]+'? is not a local folder and is not a valid model identifier/,
+    ],
+    unless: [/gated/i, /(?:^|[\s:'"])(?:[/.~][^\s']*|[^\s'/:]+)'? is not a local folder/],
+    cause: 'the model name was looked up on the Hugging Face Hub and not found there (or it needs a token): the local path was not found',
+    fix: 'mount the model folder at the path the server is given (--model-dir / --mount); for Hub downloads pass --env HF_TOKEN=... and check the repo id (Qwen/Qwen3Guard-Gen-8B)',
+    source: 'huggingface_hub RepositoryNotFoundError',
   },
   {
     id: 'max-model-len-too-large',
@@ -503,4 +518,10 @@ export function kvCacheFitTokens(line: string): number | null {
 /** The oldest driver for a CUDA release ("12.8" -> "570.26"), from the CUDA table. */
 function driverFloor(cuda: string): string | null {
   return CUDA_DRIVER_MINIMUMS.find((row) => row.cuda === cuda)?.minDriver ?? null;
+}
+
+/** The path a permission error names: `Permission denied: '/models/x'`, `open /x: permission denied`, `x; Permission denied`. */
+function deniedPath(line: string): string | null {
+  const m = /(?:Permission denied|\[Errno 13\][^:]*|EACCES[^:]*):\s*'([^']+)'/i.exec(line) ?? /(?:open|mkdir|stat)\s+(\S+):\s*permission denied/i.exec(line) ?? /(\S+);\s*Permission denied/.exec(line);
+  return m?.[1] ?? null;
 }
