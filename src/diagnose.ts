@@ -120,8 +120,8 @@ export class LineSplitter {
 // ---- prefixes: what compose, journald, Ray, torchrun and vLLM put before the message ----
 
 const PREFIXES: readonly RegExp[] = [
-  // ISO timestamps: docker logs --timestamps, TGI, many loggers.
-  /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\s+/,
+  // ISO timestamps: docker logs --timestamps, TGI, many loggers (one space: a frame's indent stays).
+  /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\s/,
   // journald / syslog: "Nov 30 12:00:01 gpu-host dockerd[1234]: "
   /^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ [^\s:]+: /,
   // compose: "vllm-1  | ", "guard_1 | "
