@@ -488,7 +488,7 @@ export class LogMatcher {
     if (cause) {
       return {
         ...base,
-        cause: `vLLM's engine core process failed to start; the root cause it printed above (line ${cause.n}): ${cause.text}`,
+        cause: `vLLM's engine core process failed to start; the root cause it printed above (line ${cause.n}): ${parseLine(cause.text).message.trim()}`,
         fix: "guard-doctor does not know this root cause: read the engine's traceback that ends at the quoted line; check that the image's vLLM supports this model and GPU (`guard-doctor check`), and search the quoted line in vLLM's issues",
         lines: [cause, ...engine.lines].slice(0, this.maxLines),
       };
@@ -510,8 +510,8 @@ export class LogMatcher {
       seen.add(key);
       return true;
     });
-    const first = lines[0];
-    const what = first ? `: ${first.text.length > 200 ? `${first.text.slice(0, 199)}…` : first.text}` : exitedBadly ? ` (${exitedBadly})` : '';
+    const first = lines[0] ? parseLine(lines[0].text).message.trim() : null;
+    const what = first ? `: ${first.length > 200 ? `${first.slice(0, 199)}…` : first}` : exitedBadly ? ` (${exitedBadly})` : '';
     return {
       id: 'unrecognized-failure',
       cause: `the log shows a failure that guard-doctor does not recognize${what}`,
