@@ -122,8 +122,10 @@ export class LineSplitter {
 const PREFIXES: readonly RegExp[] = [
   // ISO timestamps: docker logs --timestamps, TGI, many loggers (one space: a frame's indent stays).
   /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\s/,
-  // journald / syslog: "Nov 30 12:00:01 gpu-host dockerd[1234]: "
-  /^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ [^\s:]+: /,
+  // journald / syslog: "Nov 30 12:00:01 gpu-host dockerd[1234]: " (the month in the host's language: "6月 10 ...")
+  /^\S+ {1,2}\d{1,2} \d\d:\d\d:\d\d \S+ [^\s:]+: /,
+  // a rich console box: "│ ERROR ... │"
+  /^[│┃] ?/,
   // compose: "vllm-1  | ", "guard_1 | "
   /^[\w.-]+\s+\| /,
   // vLLM and Ray process tags: "(APIServer pid=1) ", "(VllmWorker rank=0 pid=12) ", "(RayWorkerWrapper pid=9, ip=10.0.0.2) "
@@ -134,8 +136,10 @@ const PREFIXES: readonly RegExp[] = [
   /^\[ *\d+\.\d+\] /,
 ];
 
-// vLLM "ERROR 11-21 10:31:55 [core.py:708] ", uvicorn "ERROR:    ", logging "ERROR:root:", TGI "ERROR ".
-const LEVEL = /^(INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL|FATAL|TRACE)(?: \d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \[[^\]]*\] |:[\w.]*:|:\s+|\s+)/;
+// vLLM "ERROR 11-21 10:31:55 [core.py:708] " (before 0.8: "ERROR 09-27 06:46:46 engine.py:157] "; some
+// builds add the pid: "ERROR 56542 [async_llm_engine.py:64] "), uvicorn "ERROR:    ", logging
+// "ERROR:root:", TGI "ERROR ".
+const LEVEL = /^(INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL|FATAL|TRACE)(?:(?: \d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?)?(?: \d+)? (?:\[[^\]]*\]|[\w.]+:\d+\]) |:[\w.]*:|:\s+|\s+)/;
 
 export interface ParsedLine {
   /** The log level the line's prefix names, upper case; null when it names none. */
@@ -165,11 +169,16 @@ export function parseLine(line: string): ParsedLine {
 // ---- what failure and health look like without a signature ----
 
 const TRACEBACK_START = /^\s*Traceback \(most recent call last\):/;
-const FRAME = /^\s+File "[^"]*", line \d+/;
+// A traceback frame; pasted logs sometimes lose the indent, so it is not required.
+const FRAME = /^\s*File "[^"]*", line \d+/;
+/** Python 3.11+ points at the failing expression with a line of carets. */
+const CARETS = /^[\s^~]+$/;
 const TRACEBACK_CHAIN = /^(During handling of the above exception|The above exception was the direct cause)/;
 const EXCEPTION_LINE = /^[A-Za-z_][\w.]*(?:: |:?\s*$)/;
 /** An exception named on its own line: RuntimeError:, ValueError:, torch.OutOfMemoryError: ... */
 const NAMED_EXCEPTION = /^(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception): /;
+/** A line that starts with an exception's name (never a line of source code). */
+const NAMED_EXCEPTION_START = /^(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt)\b/;
 const QUIET_LEVELS = new Set(['INFO', 'DEBUG', 'TRACE', 'WARNING', 'WARN']);
 const LOUD_LEVELS = new Set(['ERROR', 'CRITICAL', 'FATAL']);
 const ERROR_MESSAGE: readonly RegExp[] = [
@@ -180,6 +189,8 @@ const ERROR_MESSAGE: readonly RegExp[] = [
   /Segmentation fault|core dumped|Fatal Python error/,
   /^[EF]\d{4} \d\d:\d\d:\d\d/,
   /\blevel=(?:error|fatal)\b/,
+  // JSON logs (TGI --json-output, structlog): "level":"ERROR".
+  /"level":\s*"(?:ERROR|FATAL|CRITICAL|error|fatal|critical)"/,
   // Go: "panic: ...", "panic recovered:", "runtime error: invalid memory address ...".
   /\bpanic(?: recovered)?:|^runtime error: |^goroutine \d+ \[/,
 ];
@@ -265,6 +276,7 @@ export class LogMatcher {
   private inTraceback: FindingLine | null = null;
   /** The previous line was a traceback frame (`File "...", line N`), so this one quotes code. */
   private afterFrame = false;
+  private frameLine = false;
   /** Exception lines that end tracebacks, first one first (a few kept). */
   private readonly tracebackEnds: FindingLine[] = [];
   private tracebackCount = 0;
@@ -329,10 +341,11 @@ export class LogMatcher {
 
     // A traceback's frames quote source code (`raise RuntimeError("Engine core initialization failed. "`):
     // words in code are not what happened.
-    const indented = /^\s/.test(parsed.message);
-    const inFrame = indented && (this.inTraceback !== null || this.afterFrame);
-    // A log cut in the middle of a traceback still shows its frames: `  File "...", line N, in f`, then code.
-    this.afterFrame = indented && FRAME.test(parsed.message);
+    // A frame, or the code line right after one (also in a log cut in the middle of a traceback).
+    // (Not when the frame has no source to show, as in a .pyx file: then the exception follows at once.)
+    const exceptionNow = NAMED_EXCEPTION_START.test(parsed.message.trimStart());
+    const inFrame = !exceptionNow && (FRAME.test(parsed.message) || this.afterFrame || (this.inTraceback !== null && /^\s/.test(parsed.message)));
+    this.frameLine = FRAME.test(parsed.message);
     let matchedAny = false;
     for (let key = 0; key < this.states.length && !inFrame; key++) {
       if (candidates[key] !== this.generation) continue;
@@ -371,6 +384,9 @@ export class LogMatcher {
 
   private trackErrors(parsed: ParsedLine, at: () => FindingLine, matchedAny: boolean): void {
     const { message } = parsed;
+    const codeLine = this.afterFrame && !NAMED_EXCEPTION_START.test(message.trimStart());
+    this.afterFrame = this.frameLine;
+    if (this.frameLine || codeLine || CARETS.test(message)) return;
     // Between two chained tracebacks; the exception lines around it carry the words.
     if (TRACEBACK_CHAIN.test(message)) return;
     if (TRACEBACK_START.test(message)) {

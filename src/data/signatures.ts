@@ -116,6 +116,8 @@ export const SIGNATURES: readonly Signature[] = [
       /NVIDIA-SMI has failed/,
       /Found no NVIDIA driver on your system/,
       /libcuda\.so(\.1)?: cannot open shared object file/,
+      // WSL and broken driver mounts: a libcuda stub that is not the driver's.
+      /libcuda\.so(\.1)?: file too short/,
       /libnvidia-ml\.so(\.1)?: cannot open shared object file/,
     ],
     unless: [/version mismatch/i],
@@ -127,6 +129,7 @@ export const SIGNATURES: readonly Signature[] = [
     id: 'no-gpu-visible',
     patterns: [
       /Failed to infer device type/,
+      /No platform detected, vLLM is running on UnspecifiedPlatform/,
       /No CUDA GPUs are available/,
       /RuntimeError: CUDA error: no CUDA-capable device is detected/,
       /CUDA driver initialization failed, you might not have a CUDA gpu/,
@@ -456,7 +459,8 @@ export const SIGNATURES: readonly Signature[] = [
       /oom-kill:constraint=/,
       /Memory cgroup out of memory: Killed process/,
       /exited with code 137\b/,
-      /^Killed\s*$/,
+      // The shell's word for a SIGKILLed child, alone or after a progress bar ("... 3/4 [00:08<00:02]Killed").
+      /(?:^|[\s\]|])Killed\s*$/,
       /(^|\s)\d+ Killed\s+\S/,
       /ray\.exceptions\.OutOfMemoryError/,
       /Task was killed due to the node running low on memory/,
@@ -477,6 +481,7 @@ export const SIGNATURES: readonly Signature[] = [
     id: 'nccl-error',
     patterns: [
       /NCCL error/,
+      /NCCL_ERROR_\w+|NcclError/,
       /\bnccl(SystemError|UnhandledCudaError|InternalError|InvalidUsage|RemoteError|InvalidArgument)\b/,
       /NCCL WARN/,
       /ProcessGroupNCCL.*(Watchdog caught collective operation timeout|exception|error)/i,
