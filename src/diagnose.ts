@@ -231,6 +231,10 @@ interface SignatureState {
   first: RegExpMatchArray | null;
   /** Position of the first match: source index and line. */
   at: [number, number] | null;
+  /** A match on a line that is not INFO/DEBUG/WARNING: never outlived. */
+  loud: boolean;
+  /** A quiet (warning-level) match with no sign of a finished start after it yet. */
+  quietPending: boolean;
 }
 
 /**
@@ -299,7 +303,7 @@ export class LogMatcher {
     this.state = options.state ?? null;
     this.modelPaths = options.modelPaths ?? [];
     this.maxLines = options.maxLines ?? 5;
-    this.states = SIGNATURES.map((signature) => ({ signature, lines: [], matches: 0, first: null, at: null }));
+    this.states = SIGNATURES.map((signature) => ({ signature, lines: [], matches: 0, first: null, at: null, loud: false, quietPending: false }));
   }
 
   /** The container's state, when it is known only after the matcher was made. */
@@ -355,6 +359,8 @@ export class LogMatcher {
       matchedAny = true;
       if (state.signature.id === ENGINE_ID && this.lastError) this.engineRoot = this.lastError;
       state.matches += 1;
+      if (parsed.level && QUIET_LEVELS.has(parsed.level)) state.quietPending = true;
+      else state.loud = true;
       if (!state.first) {
         state.first = m;
         state.at = [this.sourceIndex, n];
@@ -363,6 +369,8 @@ export class LogMatcher {
     }
 
     if (candidates[HEALTHY_KEY] === this.generation && HEALTHY.some((re) => re.test(parsed.message))) {
+      // A warning the server started in spite of (a cache it could not write, say) did not break it.
+      for (const state of this.states) state.quietPending = false;
       if (this.healthy.length < this.maxLines) this.healthy.push(at());
       else this.healthy[this.healthy.length - 1] = at();
       this.errorsAfterHealthy = 0;
@@ -456,6 +464,7 @@ export class LogMatcher {
     const findings: Finding[] = [];
     for (const state of this.states) {
       if (!state.first || state.signature.id === ENGINE_ID) continue;
+      if (!state.loud && !state.quietPending) continue;
       const { signature, first } = state;
       findings.push({
         id: signature.id,

@@ -102,6 +102,12 @@ describe('healthy, undetermined, empty', () => {
     expect(kind(log)).toBe('healthy');
   });
 
+  it('a warning the server started in spite of is not a failure; the same words without a finished start are', () => {
+    const warning = "(APIServer pid=1) WARNING 11-21 14:03:01 [file_download.py:120] Ignored error while writing tree cache file: [Errno 13] Permission denied: '/root/.cache/huggingface/hub/x.json'";
+    expect(kind(`${warning}\n(APIServer pid=1) INFO:     Application startup complete.\n`)).toBe('healthy');
+    expect(ids(`${warning}\n`)).toEqual(['cache-permission-denied']);
+  });
+
   it('no failure and no sign of a finished start: exit 3, said plainly', async () => {
     const result = await runCli(['diagnose'], { input: '(EngineCore_DP0 pid=190) INFO 11-21 11:05:30 [gpu_model_runner.py:2653] Model loading took 15.2683 GiB and 9.4 seconds\n' });
     expect(result.exitCode).toBe(3);
