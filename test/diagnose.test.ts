@@ -118,12 +118,6 @@ const INLINE: { name: string; id: string; line: number; log: string }[] = [
     ].join('\n'),
   },
   {
-    name: 'shared memory too small',
-    id: 'shm-too-small',
-    line: 1,
-    log: 'ERROR: Unexpected bus error encountered in worker. This might be caused by insufficient shared memory (shm).',
-  },
-  {
     name: 'disk full while caching',
     id: 'disk-full',
     line: 2,
@@ -156,7 +150,7 @@ const INLINE: { name: string; id: string; line: number; log: string }[] = [
   {
     name: 'no GPU inside the container',
     id: 'no-gpu-visible',
-    line: 2,
+    line: 1,
     log: ['INFO 11-21 13:01:22 [__init__.py:241] No platform detected, vLLM is running on UnspecifiedPlatform', 'RuntimeError: Failed to infer device type'].join('\n'),
   },
   {
@@ -165,6 +159,52 @@ const INLINE: { name: string; id: string; line: number; log: string }[] = [
     line: 1,
     log: 'permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: Get "http://%2Fvar%2Frun%2Fdocker.sock/v1.24/containers/json": dial unix /var/run/docker.sock: connect: permission denied',
   },
+  // Lines as real threads print them (the thread in each name); test/diagnose-real-logs.test.ts runs the whole logs.
+  {
+    name: 'torch on a driver older than its CUDA',
+    id: 'driver-too-old',
+    line: 1,
+    log: 'RuntimeError: The NVIDIA driver on your system is too old (found version 11040). Please update your GPU driver by downloading and installing a new version from the URL: http://www.nvidia.com/Download/index.aspx',
+  },
+  { name: 'NVRM API mismatch in dmesg (dalle-playground#104)', id: 'nvml-driver-mismatch', line: 1, log: '[ 7386.259769] NVRM: API mismatch: the client has the version 515.48.07, but' },
+  { name: 'Error 804 (apollo-lite#80)', id: 'forward-compat-unsupported', line: 1, log: 'Error 804: forward compatibility was attempted on non supported HW' },
+  {
+    name: 'Error 803 in torch\'s warning (easydiffusion#379)',
+    id: 'cuda-compat-mismatch',
+    line: 1,
+    log: "/env/lib/python3.8/site-packages/torch/cuda/__init__.py:82: UserWarning: CUDA initialization: Unexpected error from cudaGetDeviceCount(). Did you run some cuda functions before calling NumCudaDevices() that might have already set an error? Error 803: system has unsupported display driver / cuda driver combination (Triggered internally at  /pytorch/c10/cuda/CUDAFunctions.cpp:112.)",
+  },
+  { name: 'illegal memory access (vllm#39374)', id: 'illegal-memory-access', line: 1, log: 'torch.AcceleratorError: CUDA error: an illegal memory access was encountered' },
+  {
+    name: 'NCCL error in a worker (gpustack#1263)',
+    id: 'nccl-error',
+    line: 3,
+    log: [
+      '(VllmWorkerProcess pid=1699362) ERROR 02-19 19:18:42 multiproc_worker_utils.py:242]   File "/usr/local/lib/python3.10/dist-packages/vllm/distributed/device_communicators/pynccl_wrapper.py", line 256, in NCCL_CHECK',
+      '(VllmWorkerProcess pid=1699362) ERROR 02-19 19:18:42 multiproc_worker_utils.py:242]     raise RuntimeError(f"NCCL error: {error_str}")',
+      '(VllmWorkerProcess pid=1699362) ERROR 02-19 19:18:42 multiproc_worker_utils.py:242] RuntimeError: NCCL error: unhandled cuda error (run with NCCL_DEBUG=INFO for details)',
+    ].join('\n'),
+  },
+  { name: 'Killed after a progress bar (DeepSeek-VL2#90)', id: 'host-oom-killed', line: 1, log: 'Loading checkpoint shards:  75%|███████ ...... 3/4 [00:08<00:02,  2.83s/it]Killed' },
+  { name: 'compose exit 137', id: 'host-oom-killed', line: 2, log: 'vllm-1  | INFO 11-21 13:01:22 [loader.py:458] Loading weights took 38.52 seconds\nvllm-1 exited with code 137' },
+  {
+    name: 'gated repo (gemma3-object-detection#5)',
+    id: 'hf-gated-repo',
+    line: 2,
+    log: '403 Client Error. (Request ID: Root=1-6824e511-0a1d60376d4eefac56a9c456;85e8458c-a7d7-452d-b8fe-576bb259b500)\nCannot access gated repo for url https://huggingface.co/google/gemma-3-4b-pt/resolve/main/config.json.',
+  },
+  { name: 'a Hub id the Hub could not serve (vllm#13510)', id: 'hub-unreachable', line: 1, log: "ValueError: Invalid repository ID or local directory specified: 'neuralmagic/Meta-Llama-3-8B-Instruct-FP8-dynamic'." },
+  { name: 'GPU below 7.0 (vllm#1284)', id: 'compute-capability-too-low', line: 1, log: 'RuntimeError: GPUs with compute capability below 7.0 are not supported.' },
+  {
+    name: 'torch rendezvous port (torchtune#1025)',
+    id: 'dist-port-in-use',
+    line: 1,
+    log: 'torch.distributed.DistNetworkError: The server socket has failed to listen on any local network address. The server socket has failed to bind to [::]:29500 (errno: 98 - Address already in use).',
+  },
+  { name: 'the cache folder (deepke#537)', id: 'cache-permission-denied', line: 1, log: "PermissionError: [Errno 13] Permission denied: 'C:\\\\Users\\\\lenovo/.cache\\\\huggingface\\\\hub\\\\models--bert-base-chinese\\\\refs\\\\main'" },
+  { name: 'a lock file (huggingface_hub#3714)', id: 'lock-permission-denied', line: 1, log: "PermissionError: [Errno 13] Permission denied: '.locks/models--deepseek-ai--DeepSeek-R1-0528/6e2501...lock'" },
+  { name: 'shm bus error (DCPDN#58)', id: 'shm-too-small', line: 1, log: 'ERROR: Unexpected bus error encountered in worker. This might be caused by insufficient shared memory (shm).' },
+  { name: 'engine failure with nothing above it (vllm#21882)', id: 'engine-core-failed', line: 1, log: "RuntimeError: Engine core initialization failed. See root cause above. Failed core proc(s): {'EngineCore_0': 1}" },
 ];
 
 describe('the knowledge base', () => {
@@ -172,6 +212,14 @@ describe('the knowledge base', () => {
     const ids = SIGNATURES.map((s) => s.id);
     for (const id of REQUIRED_IDS) expect(ids).toContain(id);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('every signature names its source and is exercised by a log in these tests', () => {
+    const tested = new Set([...RECORDED.map((r) => r.id), ...INLINE.map((r) => r.id)]);
+    for (const s of SIGNATURES) {
+      expect(s.source.length, s.id).toBeGreaterThan(5);
+      expect(tested.has(s.id), `${s.id} has no log in RECORDED or INLINE`).toBe(true);
+    }
   });
 });
 

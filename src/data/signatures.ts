@@ -60,7 +60,7 @@ export const SIGNATURES: readonly Signature[] = [
     ],
     cause: 'the container runtime cannot hand a GPU to a container: the NVIDIA container toolkit is not installed or not registered with the runtime',
     fix: 'install nvidia-container-toolkit, run `sudo nvidia-ctk runtime configure --runtime=docker` and restart the daemon (podman: `sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml`)',
-    source: 'FACTS.md (Docker); NVIDIA container toolkit install guide',
+    source: 'FACTS.md (Docker); NVIDIA container toolkit install guide; real logs: https://github.com/OpenBMB/XAgent/issues/273, https://github.com/NVIDIA/retinanet-examples/issues/278, https://github.com/ShaneIsrael/fireshare/issues/689',
   },
   {
     id: 'image-cuda-requirement',
@@ -72,14 +72,14 @@ export const SIGNATURES: readonly Signature[] = [
       const driver = cuda ? `update the NVIDIA driver to one that supports CUDA ${cuda}${floor ? ` (${floor} or later)` : ''}` : 'update the NVIDIA driver';
       return `${driver}, or use an image built for the CUDA this driver supports; \`guard-doctor check\` evaluates the same gate before a launch (gpu.driver)`;
     },
-    source: 'FACTS.md (The image\'s own start gate); nvidia-container-cli requirement error',
+    source: 'FACTS.md (The image\'s own start gate); nvidia-container-cli requirement error; real logs: https://github.com/SyneRBI/PETRIC2/issues/27, https://github.com/theroyallab/tabbyAPI/issues/324, https://github.com/NVIDIA/nvidia-docker/issues/688',
   },
   {
     id: 'nvml-driver-mismatch',
     patterns: [/Driver\/library version mismatch/i, /^NVML library version: [\d.]+\s*$/, /NVRM: API mismatch: the client has the version/],
     cause: 'the NVIDIA driver was upgraded but the old kernel module is still loaded: the user-space driver libraries and the kernel module differ (the driver is there, not missing)',
     fix: 'reboot the host, or reload the nvidia kernel modules (`sudo systemctl stop nvidia-persistenced; sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia; sudo modprobe nvidia`); hold automatic driver upgrades on serving hosts',
-    source: 'FACTS.md (Failures seen in logs)',
+    source: 'FACTS.md (Failures seen in logs); real logs: https://github.com/saharmor/dalle-playground/issues/104, https://github.com/k4yt3x/video2x/issues/1226, https://github.com/tinygrad/open-gpu-kernel-modules/issues/47',
   },
   {
     id: 'driver-too-old',
@@ -98,14 +98,14 @@ export const SIGNATURES: readonly Signature[] = [
     patterns: [/Error 804/, /forward compatibility was attempted on non supported HW/, /cudaErrorCompatNotSupportedOnDevice|CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE/],
     cause: "the image tried CUDA forward compatibility (its compat libraries) on a GPU that does not support it (GeForce cards): the host driver is too old for the image's CUDA",
     fix: "update the host driver to one that supports the image's CUDA natively (e.g. 570 or later for CUDA 12.8 images), or use an image built for the CUDA this driver supports; forward compatibility works on datacenter and workstation GPUs only",
-    source: 'FACTS.md (Failures seen in logs; The image\'s own start gate)',
+    source: 'FACTS.md (Failures seen in logs; The image\'s own start gate); real logs: https://github.com/wheelos/apollo-lite/issues/80, https://github.com/SYSTRAN/faster-whisper/issues/653, https://github.com/rapidsai/cusignal/issues/398',
   },
   {
     id: 'cuda-compat-mismatch',
     patterns: [/Error 803/, /system has unsupported display driver \/ cuda driver combination/, /cudaErrorSystemDriverMismatch|CUDA_ERROR_SYSTEM_DRIVER_MISMATCH/],
     cause: "the CUDA user-mode libraries the container loads (the image's compat libraries, or a libcuda mounted from elsewhere) do not match the host's kernel driver",
     fix: "use an image whose CUDA the host driver supports natively, or update the host driver to match; do not put the image's /usr/local/cuda/compat on LD_LIBRARY_PATH when the host driver is newer; let the container toolkit mount the host's libcuda (--gpus all)",
-    source: 'FACTS.md (Failures seen in logs)',
+    source: 'FACTS.md (Failures seen in logs); real logs: https://github.com/easydiffusion/easydiffusion/issues/379, https://github.com/NVIDIA/nvidia-docker/issues/1256, https://github.com/gpustack/gpustack/issues/2691',
   },
   {
     id: 'no-driver',
@@ -123,7 +123,7 @@ export const SIGNATURES: readonly Signature[] = [
     unless: [/version mismatch/i],
     cause: 'no NVIDIA driver is reachable: it is not installed or loaded on the host, or it was not passed into the container',
     fix: 'check `nvidia-smi` on the host; install or load the driver, and start the container with a GPU (--gpus all, or podman --device nvidia.com/gpu=all)',
-    source: 'FACTS.md (nvidia-smi; Failures seen in logs)',
+    source: 'FACTS.md (nvidia-smi; Failures seen in logs); real logs: https://github.com/NVIDIA/nvidia-docker/issues/1234, https://github.com/yuh-zha/AlignScore/issues/19, https://github.com/runpod/containers/issues/56',
   },
   {
     id: 'no-gpu-visible',
@@ -172,7 +172,7 @@ export const SIGNATURES: readonly Signature[] = [
     requireOnLine: DIST_BIND,
     cause: "torch.distributed's rendezvous port (the TCPStore the serving process opens for its workers) is taken: another process, often an earlier server still running or a second instance on the host network, holds it; this is not the server's --port",
     fix: 'stop the earlier server (`docker ps`, `ss -ltnp`), and do not share the host network between two servers (drop --network host), or give this one other internal ports (VLLM_PORT, MASTER_PORT); changing --port does not help',
-    source: 'torch c10d TCPStore bind errors in vLLM issues',
+    source: 'torch c10d TCPStore bind errors in vLLM issues; real logs: https://github.com/vllm-project/vllm-omni/issues/6425, https://github.com/meta-pytorch/torchtune/issues/1025, https://github.com/vllm-project/vllm/issues/11617',
   },
   {
     id: 'port-in-use',
@@ -187,7 +187,7 @@ export const SIGNATURES: readonly Signature[] = [
     unless: [DIST_BIND],
     cause: 'the port is already taken by another process or container',
     fix: 'stop what holds the port (`docker ps`, `ss -ltnp`), or publish on another one with --port',
-    source: 'FACTS.md (Failures seen in logs)',
+    source: 'FACTS.md (Failures seen in logs); real logs: https://github.com/0xmoei/allora-testnet/issues/11, https://github.com/getumbrel/llama-gpt/issues/103, https://github.com/woodjme/unifi-hotspot/issues/11',
   },
   // ---- the GPU itself ----
   {
@@ -200,21 +200,21 @@ export const SIGNATURES: readonly Signature[] = [
     ],
     cause: 'the GPU is too old for this serving stack: vLLM needs compute capability 7.0 or higher (8.0 for bf16 and the web image)',
     fix: 'use a GPU with compute capability 8.0 or higher (7.x serves in fp16 with `-- --dtype half`); `guard-doctor check` shows the capability (gpu.compute-capability)',
-    source: 'FACTS.md (compute capability)',
+    source: 'FACTS.md (compute capability); real logs: https://github.com/vllm-project/vllm/issues/463, https://github.com/vllm-project/vllm/issues/1284',
   },
   {
     id: 'bf16-unsupported',
     patterns: [/Bfloat16 is only supported on GPUs with compute capability of at least 8\.0/, /bf16 is not supported on your GPU/i],
     cause: 'the GPU is older than Ampere (compute capability below 8.0) and has no bfloat16 support',
     fix: 'use a GPU with compute capability 8.0 or higher, or start vLLM with `-- --dtype half` (float16; results may differ slightly)',
-    source: 'FACTS.md (Failures seen in logs)',
+    source: 'FACTS.md (Failures seen in logs); real logs: https://github.com/substratusai/vllm-docker/issues/37, https://github.com/imoneoi/openchat/issues/120, https://github.com/xorbitsai/inference/issues/3486',
   },
   {
     id: 'no-kernel-image',
     patterns: [/no kernel image is available for execution on the device/, /cudaErrorNoKernelImageForDevice/],
     cause: "the image was not compiled for this GPU's compute capability",
     fix: "use an image whose TORCH_CUDA_ARCH_LIST includes this GPU's compute capability (`guard-doctor check` shows both), or a GPU it was built for",
-    source: 'FACTS.md (Failures seen in logs)',
+    source: 'FACTS.md (Failures seen in logs); real logs: https://github.com/vllm-project/vllm/issues/16307, https://github.com/vllm-project/vllm/issues/19596, https://github.com/vllm-project/vllm/issues/5547',
   },
   // ---- GPU memory ----
   {
@@ -234,7 +234,7 @@ export const SIGNATURES: readonly Signature[] = [
       }
       return 'free GPU memory (`nvidia-smi` lists the processes holding it), or lower --gpu-memory-utilization';
     },
-    source: 'FACTS.md (Failures seen in logs)',
+    source: 'FACTS.md (Failures seen in logs); real logs: https://github.com/pytorch/pytorch/issues/175666, https://github.com/vllm-project/vllm/issues/25837, https://github.com/apocas/dockerode/issues/811',
   },
   {
     id: 'vllm-kv-cache-too-small',
@@ -250,14 +250,14 @@ export const SIGNATURES: readonly Signature[] = [
       const lower = fits ? `lower --max-model-len to ${fits} (vLLM says ${fits} tokens fit)` : 'lower --max-model-len (e.g. 8192)';
       return `raise --gpu-memory-utilization (e.g. 0.95) when the GPU has the memory free, or ${lower}; else use a GPU with more memory or a smaller model`;
     },
-    source: 'FACTS.md (Failures seen in logs); vLLM issues on "No available memory for the cache blocks"',
+    source: 'FACTS.md (Failures seen in logs); vLLM issues on "No available memory for the cache blocks"; real logs: https://github.com/vllm-project/vllm/issues/10439, https://github.com/vllm-project/vllm/issues/10517, https://github.com/gensyn-ai/rl-swarm/issues/118',
   },
   {
     id: 'cuda-oom',
     patterns: [/CUDA out of memory/, /torch\.cuda\.OutOfMemoryError/, /torch\.OutOfMemoryError/, /CUDA error: out of memory/, /CUDA driver error: out of memory/, /cudaErrorMemoryAllocation/, /CUDA_ERROR_OUT_OF_MEMORY/],
     cause: 'the GPU ran out of memory (weights plus KV cache do not fit in what is free)',
     fix: 'free GPU memory or pick another GPU (--gpu), lower --max-model-len and --gpu-memory-utilization, or use a smaller model (Qwen3Guard-Gen-8B needs at least 26 GiB free)',
-    source: 'FACTS.md (Failures seen in logs)',
+    source: 'FACTS.md (Failures seen in logs); real logs: https://github.com/vllm-project/vllm/issues/26863, https://github.com/vllm-project/vllm/issues/17939, https://github.com/vllm-project/vllm/issues/2140',
   },
   // ---- the container's memory: shared memory, disk, host RAM ----
   {
@@ -273,7 +273,7 @@ export const SIGNATURES: readonly Signature[] = [
     ],
     cause: "the container's /dev/shm is too small for the serving process's workers (Docker gives 64 MiB by default): a worker died of SIGBUS (Bus error) writing to it",
     fix: 'start the container with --ipc=host (guard-doctor up does for vllm) or --shm-size 16g',
-    source: 'Docker run reference (--shm-size default 64m); vLLM Docker docs (--ipc=host)',
+    source: 'Docker run reference (--shm-size default 64m); vLLM Docker docs (--ipc=host); real logs: https://github.com/hezhangsprinter/DCPDN/issues/58, https://github.com/pangeo-data/pangeo-docker-images/issues/258, https://github.com/NVIDIA/flownet2-pytorch/issues/43',
   },
   {
     id: 'disk-full',
@@ -290,7 +290,7 @@ export const SIGNATURES: readonly Signature[] = [
     requireOnLine: LOCK_PATH,
     cause: "the serving process may not create its lock files: a lock folder (the Hugging Face cache's .locks, or a *.lock beside the model) is not writable by the container's user",
     fix: 'mount the Hugging Face cache from a folder the container user may write (`-v ~/.cache/huggingface:/root/.cache/huggingface`, or chown it to that user), or run with HF_HUB_OFFLINE=1 and a complete local model folder so no lock is taken',
-    source: 'huggingface_hub file locks (FileLock on .locks/...)',
+    source: 'huggingface_hub file locks (FileLock on .locks/...); real logs: https://github.com/vllm-project/vllm/issues/2179, https://github.com/huggingface/huggingface_hub/pull/3714, https://github.com/speechbrain/speechbrain/issues/1401',
   },
   {
     id: 'cache-permission-denied',
@@ -299,7 +299,7 @@ export const SIGNATURES: readonly Signature[] = [
     unless: [LOCK_PATH],
     cause: "the serving process may not write its cache folders (the Hugging Face cache, HF_HOME, ~/.cache, the Triton or vLLM cache): the container's user has no writable home or cache",
     fix: 'give it a writable cache: --env HF_HOME=/data/hf with a writable volume mounted there (-v /srv/hf:/data/hf), or run the container as a user that owns its home; set XDG_CACHE_HOME and TRITON_CACHE_DIR to the same volume when you run as a non-root user',
-    source: 'huggingface_hub and vLLM cache folders (HF_HOME, XDG_CACHE_HOME)',
+    source: 'huggingface_hub and vLLM cache folders (HF_HOME, XDG_CACHE_HOME); real logs: https://github.com/tenstorrent/tt-inference-server/issues/37, https://github.com/huggingface/sentence-transformers/issues/2317, https://github.com/bmaltais/kohya_ss/issues/1143',
   },
   {
     id: 'permission-denied',
@@ -313,7 +313,7 @@ export const SIGNATURES: readonly Signature[] = [
         : `the container's user may not read or write ${path ?? 'a path it needs'} (the model folder, or a folder mounted into the container)`;
     },
     fix: 'make the model folder readable: `chmod -R a+rX <model folder>` (SELinux hosts: add the :z mount option); a folder the server writes to must be writable by the container user (chown it, or mount a writable volume)',
-    source: 'FACTS.md (Failures seen in logs)',
+    source: 'FACTS.md (Failures seen in logs); real logs: https://github.com/remsky/Kokoro-FastAPI/issues/364, https://github.com/tannisroot/wyoming-whisper-cpp-intel-gpu-docker/issues/6, https://github.com/IBM/MAX-Object-Detector/issues/62',
   },
   {
     id: 'model-dir-missing',
@@ -331,7 +331,7 @@ export const SIGNATURES: readonly Signature[] = [
     modelPathPatterns: [/No such file or directory/, /Repo id must (be in the form|use alphanumeric chars)/, /FileNotFoundError/],
     cause: 'the serving process did not find the model at the path it was given: the folder is mounted at another path (case or depth differs) or is empty',
     fix: 'mount the folder that holds config.json exactly at the container model dir (`guard-doctor check` shows what the container will see in model.mount)',
-    source: 'FACTS.md (Failures seen in logs)',
+    source: 'FACTS.md (Failures seen in logs); real logs: https://github.com/vllm-project/vllm/issues/10974, https://github.com/hiyouga/LlamaFactory/issues/8266, https://github.com/vllm-project/vllm/issues/8262',
   },
   {
     id: 'tokenizer-missing',
@@ -373,7 +373,7 @@ export const SIGNATURES: readonly Signature[] = [
     contextual: [{ pattern: /^KeyError: '([\w.-]+)'/, after: /configuration_auto\.py/, within: 6 }],
     cause: (m) => `the serving image is too old for the model's architecture${m[1] ? ` (${m[1]})` : ''}: its transformers or vLLM does not know it`,
     fix: 'use a newer image (Qwen3 needs vLLM 0.8.5 or later and transformers 4.51 or later; Qwen3Guard-Gen: vLLM 0.9.0 or later)',
-    source: 'FACTS.md (vLLM server surface: Qwen3Guard needs vLLM 0.9.0)',
+    source: 'FACTS.md (vLLM server surface: Qwen3Guard needs vLLM 0.9.0); real logs: https://github.com/1038lab/ComfyUI-QwenVL/issues/30, https://github.com/QwenLM/Qwen3/issues/434, https://github.com/filliptm/ComfyUI-FL-AceStep-Training/issues/3',
   },
   {
     id: 'hf-gated-repo',
@@ -388,7 +388,7 @@ export const SIGNATURES: readonly Signature[] = [
     ],
     cause: 'the model is in a gated Hugging Face repository: the download needs a token of an account that has accepted the model\'s licence',
     fix: "accept the licence on the model's Hugging Face page, then pass a token with --env HF_TOKEN=hf_... (a fine-grained token needs \"read access to public gated repos\"); or mount a downloaded model folder",
-    source: 'huggingface_hub GatedRepoError',
+    source: 'huggingface_hub GatedRepoError; real logs: https://github.com/kyegomez/NeoSapiens/issues/3, https://github.com/ToTheBeginning/PuLID/issues/97, https://github.com/McGill-NLP/llm2vec/issues/130',
   },
   {
     id: 'hub-unreachable',
@@ -406,7 +406,7 @@ export const SIGNATURES: readonly Signature[] = [
     ],
     cause: 'the server needed the Hugging Face Hub (to download the model or its config) and could not reach it: no network, a proxy, or offline mode, and the model was not in the local cache',
     fix: 'give the container network access to huggingface.co (or HF_ENDPOINT for a mirror), or download the model first and mount its folder (--model-dir / --mount) with HF_HUB_OFFLINE=1',
-    source: 'huggingface_hub offline and connection errors',
+    source: 'huggingface_hub offline and connection errors; real logs: https://github.com/QwenLM/Qwen2.5-Omni/issues/284, https://github.com/PromtEngineer/localGPT/issues/822, https://github.com/TabbyML/tabby/issues/118',
   },
   {
     id: 'model-not-found-on-hub',
@@ -449,7 +449,7 @@ export const SIGNATURES: readonly Signature[] = [
     unless: [/libcuda\.so|libnvidia-ml\.so/],
     cause: 'the image is incomplete or damaged: a Python module or program it needs is missing',
     fix: 'pull the image again (`docker pull <image>`), or check that --image names the serving image',
-    source: 'FACTS.md (Failures seen in logs)',
+    source: 'FACTS.md (Failures seen in logs); real logs: https://github.com/vllm-project/vllm/issues/2236, https://github.com/vllm-project/vllm/issues/537',
   },
   // ---- the host ----
   {
@@ -467,7 +467,7 @@ export const SIGNATURES: readonly Signature[] = [
     ],
     cause: "the kernel killed the server because the host (or the container's memory limit) ran out of RAM",
     fix: 'free host memory or raise the container memory limit; loading weights needs about their size in free RAM (Qwen3Guard-Gen-8B: 16 GiB or more)',
-    source: 'FACTS.md (Failures seen in logs: exit 137)',
+    source: 'FACTS.md (Failures seen in logs: exit 137); real logs: https://github.com/vectorch-ai/ScaleLLM/issues/38, https://github.com/deepseek-ai/DeepSeek-VL2/issues/90, https://github.com/liunian-Jay/MU-GOT/issues/17',
   },
   // ---- kernels and collectives: errors whose cause is in the stack, not the deployment ----
   {
@@ -475,7 +475,7 @@ export const SIGNATURES: readonly Signature[] = [
     patterns: [/an illegal memory access was encountered/, /cudaErrorIllegalAddress|CUDA_ERROR_ILLEGAL_ADDRESS/],
     cause: 'a GPU kernel read or wrote memory it does not own: a bug in a kernel of this vLLM/torch build for this GPU (often under CUDA graphs or one attention backend), more rarely faulty GPU memory',
     fix: 'retry with `-- --enforce-eager` (no CUDA graphs), try another attention backend (--env VLLM_ATTENTION_BACKEND=FLASHINFER or FLASH_ATTN), or another image version; CUDA_LAUNCH_BLOCKING=1 names the failing kernel; check `nvidia-smi -q -d ECC` for memory errors',
-    source: 'CUDA error 700 (cudaErrorIllegalAddress)',
+    source: 'CUDA error 700 (cudaErrorIllegalAddress); real logs: https://github.com/vllm-project/vllm/issues/6976, https://github.com/SystemPanic/vllm-windows/issues/72, https://github.com/vllm-project/vllm/issues/39374',
   },
   {
     id: 'nccl-error',
@@ -489,7 +489,7 @@ export const SIGNATURES: readonly Signature[] = [
     ],
     cause: 'NCCL, the library the GPUs talk through, failed: typically too little shared memory, GPU peer-to-peer that does not work in this machine or VM, or a network interface it cannot use',
     fix: 'rerun with --env NCCL_DEBUG=INFO to see the cause; give the container shared memory (--ipc=host or --shm-size 16g); on hosts without working P2P (consumer cards, many VMs) set --env NCCL_P2P_DISABLE=1; Qwen3Guard-Gen fits one GPU, so --tensor-parallel-size 1 avoids NCCL altogether',
-    source: 'NCCL troubleshooting guide (NCCL_DEBUG, shm, P2P)',
+    source: 'NCCL troubleshooting guide (NCCL_DEBUG, shm, P2P); real logs: https://github.com/vllm-project/vllm/issues/7800, https://github.com/ray-project/ray_lightning/issues/24, https://github.com/gpustack/gpustack/issues/1263',
   },
   // Last: it only says the engine died; its cause sits above it (see ROOT_CAUSE_OF in diagnose.ts).
   {
@@ -497,7 +497,7 @@ export const SIGNATURES: readonly Signature[] = [
     patterns: [/Engine core initialization failed/, /EngineCore failed to start/, /Engine process failed to start/],
     cause: "vLLM's engine core process failed to start",
     fix: 'read the root cause quoted here (the engine process prints it above this line)',
-    source: 'vLLM v1 engine start-up (RuntimeError: Engine core initialization failed. See root cause above.)',
+    source: 'vLLM v1 engine start-up (RuntimeError: Engine core initialization failed. See root cause above.); real logs: https://github.com/gpustack/gpustack/issues/2723, https://github.com/vllm-project/vllm/issues/23176, https://github.com/vllm-project/vllm/issues/21882',
   },
 ];
 
