@@ -194,8 +194,12 @@ const ERROR_MESSAGE: readonly RegExp[] = [
   // Go: "panic: ...", "panic recovered:", "runtime error: invalid memory address ...".
   /\bpanic(?: recovered)?:|^runtime error: |^goroutine \d+ \[/,
 ];
-/** A request the client got wrong (HTTP 4xx): the server itself is fine. */
-const CLIENT_ERROR = /\bcode[=:]\s*4\d\d\b|\bHTTP\/1\.1" 4\d\d\b|\b4\d\d (?:Bad Request|Unauthorized|Forbidden|Not Found|Unprocessable Entity)\b/;
+/**
+ * A request the client got wrong (HTTP 4xx): the server itself is fine. vLLM logs an over-long
+ * input (which the edge-case suite sends on purpose) with a traceback under "Error in
+ * preprocessing prompt inputs", ending in "maximum context length is N tokens".
+ */
+const CLIENT_ERROR = /\bcode[=:]\s*4\d\d\b|\bHTTP\/1\.1" 4\d\d\b|\b4\d\d (?:Bad Request|Unauthorized|Forbidden|Not Found|Unprocessable Entity)\b|Error in preprocessing prompt inputs|maximum context length is \d+ tokens|Please reduce the length of the (?:input|messages)/;
 
 /** Lines that show a server finished starting and listens. */
 const HEALTHY: readonly RegExp[] = [
@@ -207,6 +211,8 @@ const HEALTHY: readonly RegExp[] = [
   /Running on local URL:/,
   /text_generation_router.*\bConnected\b|^Connected$/,
   /Listening on \S+:\d+/,
+  // Flask, gunicorn, llama.cpp's server.
+  /^\s*\* Running on https?:\/\/|Listening at: https?:\/\/|server is listening on https?:\/\//,
 ];
 
 function isErrorLine(parsed: ParsedLine): boolean {
@@ -407,6 +413,7 @@ export class LogMatcher {
       if (parsed.level && QUIET_LEVELS.has(parsed.level)) return;
       const end = EXCEPTION_LINE.test(message) ? at() : this.inTraceback;
       this.inTraceback = null;
+      if (CLIENT_ERROR.test(message)) return;
       this.tracebackCount += 1;
       if (this.tracebackEnds.length < this.maxLines) this.tracebackEnds.push(end);
       this.noteError(end);

@@ -102,6 +102,19 @@ describe('healthy, undetermined, empty', () => {
     expect(kind(log)).toBe('healthy');
   });
 
+  it('the suite\'s over-long input, answered 400 with vLLM\'s logged traceback, leaves a healthy server healthy', () => {
+    // Hand-written in the shape vLLM's serving_chat logs it (logger.exception, then the 400 access line).
+    const log = [
+      '(APIServer pid=1) INFO:     Application startup complete.',
+      '(APIServer pid=1) ERROR 11-21 14:05:01 [serving_chat.py:257] Error in preprocessing prompt inputs',
+      '(APIServer pid=1) ERROR 11-21 14:05:01 [serving_chat.py:257] Traceback (most recent call last):',
+      '(APIServer pid=1) ERROR 11-21 14:05:01 [serving_chat.py:257]   File "/usr/local/lib/python3.12/dist-packages/vllm/entrypoints/openai/serving_chat.py", line 240, in create_chat_completion',
+      "(APIServer pid=1) ERROR 11-21 14:05:01 [serving_chat.py:257] ValueError: This model's maximum context length is 32768 tokens. However, your request has 40015 input tokens. Please reduce the length of the input messages.",
+      '(APIServer pid=1) INFO:     172.17.0.1:41790 - "POST /v1/chat/completions HTTP/1.1" 400 Bad Request',
+    ].join('\n');
+    expect(kind(log)).toBe('healthy');
+  });
+
   it('a warning the server started in spite of is not a failure; the same words without a finished start are', () => {
     const warning = "(APIServer pid=1) WARNING 11-21 14:03:01 [file_download.py:120] Ignored error while writing tree cache file: [Errno 13] Permission denied: '/root/.cache/huggingface/hub/x.json'";
     expect(kind(`${warning}\n(APIServer pid=1) INFO:     Application startup complete.\n`)).toBe('healthy');
