@@ -108,6 +108,14 @@ export const SIGNATURES: readonly Signature[] = [
     source: 'FACTS.md (Failures seen in logs); real logs: https://github.com/easydiffusion/easydiffusion/issues/379, https://github.com/NVIDIA/nvidia-docker/issues/1256, https://github.com/gpustack/gpustack/issues/2691',
   },
   {
+    id: 'gpu-access-lost',
+    // NVIDIA container toolkit troubleshooting: "Containers losing access to GPUs with error: Failed to initialize NVML: Unknown Error".
+    patterns: [/Failed to initialize NVML: Unknown Error/],
+    cause: "the container lost access to the GPU's device nodes while it ran (on cgroup v2 hosts a `systemctl daemon-reload` or a driver update revokes them); the driver itself is fine",
+    fix: 'restart the container; for a lasting fix hand the GPU over with CDI (`sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml`, then --device nvidia.com/gpu=all) instead of the legacy hook',
+    source: 'NVIDIA container toolkit troubleshooting guide (Failed to initialize NVML: Unknown Error)',
+  },
+  {
     id: 'no-driver',
     patterns: [
       /failed to initialize NVML/i,
@@ -120,7 +128,7 @@ export const SIGNATURES: readonly Signature[] = [
       /libcuda\.so(\.1)?: file too short/,
       /libnvidia-ml\.so(\.1)?: cannot open shared object file/,
     ],
-    unless: [/version mismatch/i],
+    unless: [/version mismatch/i, /NVML: Unknown Error/],
     cause: 'no NVIDIA driver is reachable: it is not installed or loaded on the host, or it was not passed into the container',
     fix: 'check `nvidia-smi` on the host; install or load the driver, and start the container with a GPU (--gpus all, or podman --device nvidia.com/gpu=all)',
     source: 'FACTS.md (nvidia-smi; Failures seen in logs); real logs: https://github.com/NVIDIA/nvidia-docker/issues/1234, https://github.com/yuh-zha/AlignScore/issues/19, https://github.com/runpod/containers/issues/56',
