@@ -216,10 +216,10 @@ const HEALTHY: readonly RegExp[] = [
 ];
 
 function isErrorLine(parsed: ParsedLine): boolean {
+  if (parsed.level && QUIET_LEVELS.has(parsed.level)) return false;
   if (CLIENT_ERROR.test(parsed.message)) return false;
   // An indented line under an ERROR prefix continues something above it (a frame, a wrapped message).
   if (parsed.level && LOUD_LEVELS.has(parsed.level)) return parsed.message.trim() !== '' && !/^\s/.test(parsed.message);
-  if (parsed.level && QUIET_LEVELS.has(parsed.level)) return false;
   return ERROR_MESSAGE.some((re) => re.test(parsed.message));
 }
 
@@ -339,7 +339,7 @@ export class LogMatcher {
     const n = ++this.n;
     source.lines = n;
     const line = raw.length > MAX_MATCH_CHARS ? raw.slice(0, MAX_MATCH_CHARS) : raw;
-    if (line.trim() === '') return;
+    if (!/\S/.test(line)) return;
     source.blank = false;
     const parsed = parseLine(line);
     const at = (): FindingLine => ({ n, text: cut(line), source: source.name });
