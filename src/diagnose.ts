@@ -211,6 +211,9 @@ const HEALTHY: readonly RegExp[] = [
   /Running on local URL:/,
   /text_generation_router.*\bConnected\b|^Connected$/,
   /Listening on \S+:\d+/,
+  // A server that answers: a 2xx in uvicorn's access log, vLLM's throughput lines while it serves.
+  /"(?:GET|POST|PUT) \S+ HTTP\/[\d.]+" 2\d\d\b/,
+  /Avg prompt throughput: [\d.]+ tokens\/s/,
   // Flask, gunicorn, llama.cpp's server.
   /^\s*\* Running on https?:\/\/|Listening at: https?:\/\/|server is listening on https?:\/\//,
 ];

@@ -93,6 +93,12 @@ describe('healthy, undetermined, empty', () => {
     expect(kind(died.join('\n'))).toBe('unrecognized-failure');
   });
 
+  it('a log cut after the start still shows a server that answers: 2xx access lines and throughput lines are health', () => {
+    expect(kind('INFO:     127.0.0.1:34658 - "POST /v1/chat/completions HTTP/1.1" 200 OK\n')).toBe('healthy');
+    expect(kind('INFO 07-04 07:25:31 metrics.py:218] Avg prompt throughput: 0.0 tokens/s, Avg generation throughput: 0.0 tokens/s, Running: 0 reqs\n')).toBe('healthy');
+    expect(kind('INFO:     127.0.0.1:34658 - "POST /v1/chat/completions HTTP/1.1" 500 Internal Server Error\n')).toBe('undetermined');
+  });
+
   it('a 4xx request error after a healthy start is the client\'s, not a failure', () => {
     const log = [
       'INFO:     Application startup complete.',
