@@ -56,7 +56,7 @@ export type DiagnosisKind = 'known-failure' | 'unrecognized-failure' | 'healthy'
 export interface Diagnosis {
   kind: DiagnosisKind;
   findings: Finding[];
-  /** For `healthy`: the lines that show it. */
+  /** For `healthy`: the lines that show it, the strongest first. */
   evidence: FindingLine[];
   sources: { name: string; lines: number }[];
 }
@@ -110,20 +110,21 @@ const ERROR_MESSAGE: readonly RegExp[] = [
 const CLIENT_ERROR = /\bcode[=:]\s*4\d\d\b|\bHTTP\/1\.1" 4\d\d\b|\b4\d\d (?:Bad Request|Unauthorized|Forbidden|Not Found|Unprocessable Entity)\b|Error in preprocessing prompt inputs|maximum context length is \d+ tokens|Please reduce the length of the (?:input|messages)/;
 
 /** Lines that show a server finished starting and listens. */
+/** Lines that show a server finished starting and listens, strongest evidence first. */
 const HEALTHY: readonly RegExp[] = [
   /Application startup complete/,
+  /The server is fired up and ready to roll/,
+  /text_generation_router.*\bConnected\b|^Connected$/,
+  /Uvicorn running on/,
+  /Running on local URL:/,
+  // Flask, gunicorn, llama.cpp's server, ollama.
+  /^\s*\* Running on https?:\/\/|Listening at: https?:\/\/|server is listening on https?:\/\//,
+  /Listening on \S+:\d+/,
   // vLLM has loaded the engine and opens its port (a bind failure after it is an error line).
   /Starting vLLM (?:API )?server (?:\d+ )?on https?:\/\//,
-  /Uvicorn running on/,
-  /The server is fired up and ready to roll/,
-  /Running on local URL:/,
-  /text_generation_router.*\bConnected\b|^Connected$/,
-  /Listening on \S+:\d+/,
   // A server that answers: a 2xx in uvicorn's access log, vLLM's throughput lines while it serves.
   /"(?:GET|POST|PUT) \S+ HTTP\/[\d.]+" 2\d\d\b/,
   /Avg prompt throughput: [\d.]+ tokens\/s/,
-  // Flask, gunicorn, llama.cpp's server.
-  /^\s*\* Running on https?:\/\/|Listening at: https?:\/\/|server is listening on https?:\/\//,
 ];
 
 function isErrorLine(parsed: ParsedLine): boolean {
@@ -208,6 +209,7 @@ export class LogMatcher {
   private lastError: FindingLine | null = null;
   private engineRoot: FindingLine | null = null;
   private readonly healthy: FindingLine[] = [];
+  private bestHealthy: { line: FindingLine; rank: number } | null = null;
   /** Error-looking lines after the last health evidence. */
   private errorsAfterHealthy = 0;
 
@@ -285,11 +287,11 @@ export class LogMatcher {
       if (state.lines.length < this.maxLines) state.lines.push(at());
     }
 
-    if (candidates[HEALTHY_KEY] === this.generation && HEALTHY.some((re) => re.test(parsed.message))) {
+    const rank = candidates[HEALTHY_KEY] === this.generation ? HEALTHY.findIndex((re) => re.test(parsed.message)) : -1;
+    if (rank >= 0) {
       // A warning the server started in spite of (a cache it could not write, say) did not break it.
       for (const state of this.states) state.quietPending = false;
-      if (this.healthy.length < this.maxLines) this.healthy.push(at());
-      else this.healthy[this.healthy.length - 1] = at();
+      this.noteHealthy(at(), rank);
       this.errorsAfterHealthy = 0;
     }
     this.trackErrors(parsed, at, matchedAny);
@@ -305,6 +307,12 @@ export class LogMatcher {
       marks[key] = generation;
     });
     return marks;
+  }
+
+  /** Keeps the strongest health evidence (the earliest of its rank) and a few more lines. */
+  private noteHealthy(line: FindingLine, rank: number): void {
+    if (this.bestHealthy === null || rank < this.bestHealthy.rank) this.bestHealthy = { line, rank };
+    if (this.healthy.length < this.maxLines) this.healthy.push(line);
   }
 
   private trackErrors(parsed: ParsedLine, at: () => FindingLine, matchedAny: boolean): void {
@@ -409,7 +417,11 @@ export class LogMatcher {
     if ((errors > 0 && (this.healthy.length === 0 || failedAfterHealthy)) || exitedBadly !== null) {
       return { kind: 'unrecognized-failure', findings: [this.unrecognized(exitedBadly)], evidence: [], sources };
     }
-    if (this.healthy.length > 0) return { kind: 'healthy', findings: [], evidence: this.healthy, sources };
+    if (this.bestHealthy) {
+      const best = this.bestHealthy.line;
+      const evidence = [best, ...this.healthy.filter((l) => l !== best)].slice(0, this.maxLines);
+      return { kind: 'healthy', findings: [], evidence, sources };
+    }
     if (this.sources.every((s) => s.blank)) return { kind: 'empty', findings: [], evidence: [], sources };
     return { kind: 'undetermined', findings: [], evidence: [], sources };
   }

@@ -257,7 +257,7 @@ describe('what the user reads', () => {
     expect(result.stdout).toContain(`${fixture('vllm-healthy.txt')}:36: (APIServer pid=1) INFO:     Application startup complete.`);
     const json = await runCli(['diagnose', '--log', fixture('vllm-healthy.txt'), '--json']);
     expect(json.json).toMatchObject({ ok: true, exitCode: 0, diagnosis: 'healthy', findings: [] });
-    expect(json.json.evidence.at(-1)).toMatchObject({ n: 36, text: '(APIServer pid=1) INFO:     Application startup complete.' });
+    expect(json.json.evidence[0]).toMatchObject({ n: 36, text: '(APIServer pid=1) INFO:     Application startup complete.' });
   });
 
   it('none of the recorded logs of one failure trips a signature of another kind', async () => {

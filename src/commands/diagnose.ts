@@ -80,7 +80,7 @@ function verdictLines(diagnosis: Diagnosis, exitCode: number): string[] {
     case 'healthy':
       return [
         `Healthy: the server finished starting and nothing failed after that. ${exit}`,
-        ...diagnosis.evidence.slice(-1).map((l) => paint.dim(`  ${l.source}:${l.n}: ${l.text}`)),
+        ...diagnosis.evidence.slice(0, 1).map((l) => paint.dim(`  ${l.source}:${l.n}: ${l.text}`)),
       ];
     case 'empty':
       return [`The log is empty: there is nothing to judge. Give the whole log (docker logs NAME 2>&1), or --container NAME. ${exit}`];
