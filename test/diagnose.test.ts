@@ -167,6 +167,12 @@ const INLINE: { name: string; id: string; line: number; log: string }[] = [
     log: 'RuntimeError: The NVIDIA driver on your system is too old (found version 11040). Please update your GPU driver by downloading and installing a new version from the URL: http://www.nvidia.com/Download/index.aspx',
   },
   { name: 'GPU access lost inside a running container (hand-written: nvidia-smi in the container)', id: 'gpu-access-lost', line: 1, log: 'Failed to initialize NVML: Unknown Error' },
+  {
+    name: "torch's warning for a GPU newer than its build (hand-written from torch's message)",
+    id: 'no-kernel-image',
+    line: 1,
+    log: '/usr/local/lib/python3.12/dist-packages/torch/cuda/__init__.py:262: UserWarning: NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation.',
+  },
   { name: 'NVRM API mismatch in dmesg (dalle-playground#104)', id: 'nvml-driver-mismatch', line: 1, log: '[ 7386.259769] NVRM: API mismatch: the client has the version 515.48.07, but' },
   { name: 'Error 804 (apollo-lite#80)', id: 'forward-compat-unsupported', line: 1, log: 'Error 804: forward compatibility was attempted on non supported HW' },
   {

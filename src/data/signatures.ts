@@ -219,7 +219,12 @@ export const SIGNATURES: readonly Signature[] = [
   },
   {
     id: 'no-kernel-image',
-    patterns: [/no kernel image is available for execution on the device/, /cudaErrorNoKernelImageForDevice/],
+    patterns: [
+      /no kernel image is available for execution on the device/,
+      /cudaErrorNoKernelImageForDevice/,
+      // torch's warning before that crash, e.g. an RTX 5090 (sm_120) under a build without Blackwell kernels.
+      /with CUDA capability sm_\d+ is not compatible with the current PyTorch installation/,
+    ],
     cause: "the image was not compiled for this GPU's compute capability",
     fix: "use an image whose TORCH_CUDA_ARCH_LIST includes this GPU's compute capability (`guard-doctor check` shows both), or a GPU it was built for",
     source: 'FACTS.md (Failures seen in logs); real logs: https://github.com/vllm-project/vllm/issues/16307, https://github.com/vllm-project/vllm/issues/19596, https://github.com/vllm-project/vllm/issues/5547',
