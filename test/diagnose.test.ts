@@ -173,6 +173,12 @@ const INLINE: { name: string; id: string; line: number; log: string }[] = [
     line: 1,
     log: '/usr/local/lib/python3.12/dist-packages/torch/cuda/__init__.py:262: UserWarning: NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation.',
   },
+  {
+    name: "the toolkit's hook cannot reach the driver (nvidia-container-toolkit#556)",
+    id: 'no-driver',
+    line: 2,
+    log: "docker: Error response from daemon: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: error running hook #0: error running hook: exit status 1, stdout: , stderr: Auto-detected mode as 'legacy'\nnvidia-container-cli: initialization error: driver rpc error: failed to process request: unknown.",
+  },
   { name: 'NVRM API mismatch in dmesg (dalle-playground#104)', id: 'nvml-driver-mismatch', line: 1, log: '[ 7386.259769] NVRM: API mismatch: the client has the version 515.48.07, but' },
   { name: 'Error 804 (apollo-lite#80)', id: 'forward-compat-unsupported', line: 1, log: 'Error 804: forward compatibility was attempted on non supported HW' },
   {

@@ -120,6 +120,8 @@ export const SIGNATURES: readonly Signature[] = [
     patterns: [
       /failed to initialize NVML/i,
       /nvml error: driver not loaded/,
+      // The toolkit's hook could not reach the driver at all (nvidia-docker#1203, libnvidia-container#103).
+      /nvidia-container-cli: initialization error: (?:driver (?:rpc )?error|cuda error|load library failed|cannot open shared object file)/,
       /nvidia-smi: (command )?not found/,
       /NVIDIA-SMI has failed/,
       /Found no NVIDIA driver on your system/,
