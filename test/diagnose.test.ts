@@ -39,7 +39,7 @@ const RECORDED: { file: string; id: string; line: number; also?: string[] }[] = 
   { file: 'vllm-bf16.txt', id: 'bf16-unsupported', line: 5 },
   { file: 'docker-toolkit-missing.txt', id: 'container-toolkit-missing', line: 2 },
   { file: 'docker-cdi-missing.txt', id: 'container-toolkit-missing', line: 1 },
-  { file: 'docker-driver-too-old.txt', id: 'driver-too-old', line: 2 },
+  { file: 'docker-driver-too-old.txt', id: 'image-cuda-requirement', line: 2 },
   { file: 'docker-no-driver.txt', id: 'no-driver', line: 2 },
   { file: 'web-no-driver.txt', id: 'no-driver', line: 1 },
   { file: 'vllm-model-dir-case.txt', id: 'model-dir-missing', line: 9 },
@@ -82,7 +82,7 @@ const INLINE: { name: string; id: string; line: number; log: string }[] = [
   },
   {
     name: 'offline: the path was read as a Hub repo id',
-    id: 'hf-offline',
+    id: 'hub-unreachable',
     line: 3,
     log: [
       'Traceback (most recent call last):',
@@ -118,12 +118,6 @@ const INLINE: { name: string; id: string; line: number; log: string }[] = [
     ].join('\n'),
   },
   {
-    name: 'shared memory too small',
-    id: 'shm-too-small',
-    line: 1,
-    log: 'ERROR: Unexpected bus error encountered in worker. This might be caused by insufficient shared memory (shm).',
-  },
-  {
     name: 'disk full while caching',
     id: 'disk-full',
     line: 2,
@@ -156,7 +150,7 @@ const INLINE: { name: string; id: string; line: number; log: string }[] = [
   {
     name: 'no GPU inside the container',
     id: 'no-gpu-visible',
-    line: 2,
+    line: 1,
     log: ['INFO 11-21 13:01:22 [__init__.py:241] No platform detected, vLLM is running on UnspecifiedPlatform', 'RuntimeError: Failed to infer device type'].join('\n'),
   },
   {
@@ -165,6 +159,65 @@ const INLINE: { name: string; id: string; line: number; log: string }[] = [
     line: 1,
     log: 'permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: Get "http://%2Fvar%2Frun%2Fdocker.sock/v1.24/containers/json": dial unix /var/run/docker.sock: connect: permission denied',
   },
+  // Lines as real threads print them (the thread in each name); test/diagnose-real-logs.test.ts runs the whole logs.
+  {
+    name: 'torch on a driver older than its CUDA',
+    id: 'driver-too-old',
+    line: 1,
+    log: 'RuntimeError: The NVIDIA driver on your system is too old (found version 11040). Please update your GPU driver by downloading and installing a new version from the URL: http://www.nvidia.com/Download/index.aspx',
+  },
+  { name: 'GPU access lost inside a running container (hand-written: nvidia-smi in the container)', id: 'gpu-access-lost', line: 1, log: 'Failed to initialize NVML: Unknown Error' },
+  {
+    name: "torch's warning for a GPU newer than its build (hand-written from torch's message)",
+    id: 'no-kernel-image',
+    line: 1,
+    log: '/usr/local/lib/python3.12/dist-packages/torch/cuda/__init__.py:262: UserWarning: NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation.',
+  },
+  {
+    name: "the toolkit's hook cannot reach the driver (nvidia-container-toolkit#556)",
+    id: 'no-driver',
+    line: 2,
+    log: "docker: Error response from daemon: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: error running hook #0: error running hook: exit status 1, stdout: , stderr: Auto-detected mode as 'legacy'\nnvidia-container-cli: initialization error: driver rpc error: failed to process request: unknown.",
+  },
+  { name: 'NVRM API mismatch in dmesg (dalle-playground#104)', id: 'nvml-driver-mismatch', line: 1, log: '[ 7386.259769] NVRM: API mismatch: the client has the version 515.48.07, but' },
+  { name: 'Error 804 (apollo-lite#80)', id: 'forward-compat-unsupported', line: 1, log: 'Error 804: forward compatibility was attempted on non supported HW' },
+  {
+    name: 'Error 803 in torch\'s warning (easydiffusion#379)',
+    id: 'cuda-compat-mismatch',
+    line: 1,
+    log: "/env/lib/python3.8/site-packages/torch/cuda/__init__.py:82: UserWarning: CUDA initialization: Unexpected error from cudaGetDeviceCount(). Did you run some cuda functions before calling NumCudaDevices() that might have already set an error? Error 803: system has unsupported display driver / cuda driver combination (Triggered internally at  /pytorch/c10/cuda/CUDAFunctions.cpp:112.)",
+  },
+  { name: 'illegal memory access (vllm#39374)', id: 'illegal-memory-access', line: 1, log: 'torch.AcceleratorError: CUDA error: an illegal memory access was encountered' },
+  {
+    name: 'NCCL error in a worker (gpustack#1263)',
+    id: 'nccl-error',
+    line: 3,
+    log: [
+      '(VllmWorkerProcess pid=1699362) ERROR 02-19 19:18:42 multiproc_worker_utils.py:242]   File "/usr/local/lib/python3.10/dist-packages/vllm/distributed/device_communicators/pynccl_wrapper.py", line 256, in NCCL_CHECK',
+      '(VllmWorkerProcess pid=1699362) ERROR 02-19 19:18:42 multiproc_worker_utils.py:242]     raise RuntimeError(f"NCCL error: {error_str}")',
+      '(VllmWorkerProcess pid=1699362) ERROR 02-19 19:18:42 multiproc_worker_utils.py:242] RuntimeError: NCCL error: unhandled cuda error (run with NCCL_DEBUG=INFO for details)',
+    ].join('\n'),
+  },
+  { name: 'Killed after a progress bar (DeepSeek-VL2#90)', id: 'host-oom-killed', line: 1, log: 'Loading checkpoint shards:  75%|███████ ...... 3/4 [00:08<00:02,  2.83s/it]Killed' },
+  { name: 'compose exit 137', id: 'host-oom-killed', line: 2, log: 'vllm-1  | INFO 11-21 13:01:22 [loader.py:458] Loading weights took 38.52 seconds\nvllm-1 exited with code 137' },
+  {
+    name: 'gated repo (gemma3-object-detection#5)',
+    id: 'hf-gated-repo',
+    line: 2,
+    log: '403 Client Error. (Request ID: Root=1-6824e511-0a1d60376d4eefac56a9c456;85e8458c-a7d7-452d-b8fe-576bb259b500)\nCannot access gated repo for url https://huggingface.co/google/gemma-3-4b-pt/resolve/main/config.json.',
+  },
+  { name: 'a Hub id the Hub could not serve (vllm#13510)', id: 'hub-unreachable', line: 1, log: "ValueError: Invalid repository ID or local directory specified: 'neuralmagic/Meta-Llama-3-8B-Instruct-FP8-dynamic'." },
+  { name: 'GPU below 7.0 (vllm#1284)', id: 'compute-capability-too-low', line: 1, log: 'RuntimeError: GPUs with compute capability below 7.0 are not supported.' },
+  {
+    name: 'torch rendezvous port (torchtune#1025)',
+    id: 'dist-port-in-use',
+    line: 1,
+    log: 'torch.distributed.DistNetworkError: The server socket has failed to listen on any local network address. The server socket has failed to bind to [::]:29500 (errno: 98 - Address already in use).',
+  },
+  { name: 'the cache folder (deepke#537)', id: 'cache-permission-denied', line: 1, log: "PermissionError: [Errno 13] Permission denied: 'C:\\\\Users\\\\lenovo/.cache\\\\huggingface\\\\hub\\\\models--bert-base-chinese\\\\refs\\\\main'" },
+  { name: 'a lock file (huggingface_hub#3714)', id: 'lock-permission-denied', line: 1, log: "PermissionError: [Errno 13] Permission denied: '.locks/models--deepseek-ai--DeepSeek-R1-0528/6e2501...lock'" },
+  { name: 'shm bus error (DCPDN#58)', id: 'shm-too-small', line: 1, log: 'ERROR: Unexpected bus error encountered in worker. This might be caused by insufficient shared memory (shm).' },
+  { name: 'engine failure with nothing above it (vllm#21882)', id: 'engine-core-failed', line: 1, log: "RuntimeError: Engine core initialization failed. See root cause above. Failed core proc(s): {'EngineCore_0': 1}" },
 ];
 
 describe('the knowledge base', () => {
@@ -172,6 +225,14 @@ describe('the knowledge base', () => {
     const ids = SIGNATURES.map((s) => s.id);
     for (const id of REQUIRED_IDS) expect(ids).toContain(id);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('every signature names its source and is exercised by a log in these tests', () => {
+    const tested = new Set([...RECORDED.map((r) => r.id), ...INLINE.map((r) => r.id)]);
+    for (const s of SIGNATURES) {
+      expect(s.source.length, s.id).toBeGreaterThan(5);
+      expect(tested.has(s.id), `${s.id} has no log in RECORDED or INLINE`).toBe(true);
+    }
   });
 });
 
@@ -200,20 +261,25 @@ describe('diagnose on the signatures beyond the table', () => {
 });
 
 describe('what the user reads', () => {
-  it('a healthy vLLM start-up log has no finding: says so and exits 0', async () => {
+  it('a healthy vLLM start-up log has no finding, says what shows it is healthy, and exits 0', async () => {
     const result = await runCli(['diagnose', '--log', fixture('vllm-healthy.txt')]);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toContain('read 41 lines');
-    expect(result.stdout).toContain('No known failure found');
+    expect(result.stdout).toContain('Healthy: the server finished starting and nothing failed after that.');
+    expect(result.stdout).toContain(`${fixture('vllm-healthy.txt')}:36: (APIServer pid=1) INFO:     Application startup complete.`);
     const json = await runCli(['diagnose', '--log', fixture('vllm-healthy.txt'), '--json']);
-    expect(json.json).toMatchObject({ ok: true, exitCode: 0, findings: [] });
+    expect(json.json).toMatchObject({ ok: true, exitCode: 0, diagnosis: 'healthy', findings: [] });
+    expect(json.json.evidence[0]).toMatchObject({ n: 36, text: '(APIServer pid=1) INFO:     Application startup complete.' });
   });
 
   it('none of the recorded logs of one failure trips a signature of another kind', async () => {
     // Each recorded failure names its root cause; tracebacks and INFO lines around it must not add unrelated findings.
     const allowed: Record<string, string[]> = {
-      'vllm-kv-cache.txt': ['vllm-kv-cache-too-small'],
-      'docker-driver-too-old.txt': ['driver-too-old'],
+      'vllm-kv-cache.txt': ['vllm-kv-cache-too-small', 'engine-core-failed'],
+      'vllm-cuda-oom.txt': ['cuda-oom', 'engine-core-failed'],
+      'vllm-gpu-memory-utilization.txt': ['vllm-gpu-memory-utilization', 'engine-core-failed'],
+      'vllm-no-kernel.txt': ['no-kernel-image', 'engine-core-failed'],
+      'docker-driver-too-old.txt': ['image-cuda-requirement'],
       'web-model-dir-missing.txt': ['model-dir-missing'],
       'web-no-driver.txt': ['no-driver'],
     };
@@ -229,14 +295,15 @@ describe('what the user reads', () => {
     expect(result.stdout).toContain('vllm-gpu-memory-utilization: vLLM refused to start: only 21.53 of 79.19 GiB GPU memory was free');
     expect(result.stdout).toMatch(/fix: .*lower --gpu-memory-utilization to 0\.25 or less/);
     expect(result.stdout).toContain('line 7: (EngineCore_DP0 pid=180) ERROR 11-21 10:31:55 [core.py:708] ValueError: Free memory on device');
-    expect(result.stdout).toContain('1 known failure found');
+    expect(result.stdout).toContain('engine-core-failed: vLLM\'s engine core process failed to start because of the failure above it: vllm-gpu-memory-utilization (line 7)');
+    expect(result.stdout).toContain('2 known failures found');
   });
 
   it('reads standard input when no --log or --container is given', async () => {
     const log = await readFile(fixture('vllm-cuda-oom.txt'), 'utf8');
     const result = await runCli(['diagnose', '--json'], { input: log });
     expect(result.exitCode).toBe(1);
-    expect(result.json.findings.map((f: { id: string }) => f.id)).toEqual(['cuda-oom']);
+    expect(result.json.findings.map((f: { id: string }) => f.id)).toEqual(['cuda-oom', 'engine-core-failed']);
     expect(result.json.findings[0].lines[0]).toMatchObject({ n: 12, source: 'standard input' });
   });
 
@@ -273,10 +340,14 @@ describe('what the user reads', () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('empty standard input is a clear message and exit 2', async () => {
+  it('an empty log (standard input or file) cannot be judged: says so, exit 3, ok false', async () => {
     const result = await runCli(['diagnose'], { input: '' });
-    expect(result.exitCode).toBe(2);
-    expect(result.stderr).toContain('standard input was empty');
+    expect(result.exitCode).toBe(3);
+    expect(result.stdout).toContain('The log is empty: there is nothing to judge.');
+    const empty = path.join(tmp, 'empty.log');
+    await writeFile(empty, '\n\n');
+    const json = await runCli(['diagnose', '--log', empty, '--json']);
+    expect(json.json).toMatchObject({ ok: false, exitCode: 3, diagnosis: 'empty', findings: [] });
   });
 
   it('a container OOM-killed by the kernel (exit 137, OOMKilled) is host-oom-killed, from its state alone', () => {
@@ -290,7 +361,8 @@ describe('what the user reads', () => {
     const log = ["FileNotFoundError: [Errno 2] No such file or directory: '/var/run/nvidia-persistenced/socket'", "FileNotFoundError: [Errno 2] No such file or directory: '/srv/weights/config.json'"].join('\n');
     expect(diagnose([{ name: 'l', text: log }]).map((f) => [f.id, f.lines.map((l) => l.n)])).toEqual([['model-dir-missing', [2]]]);
     const custom = "FileNotFoundError: [Errno 2] No such file or directory: '/data/guard'";
-    expect(diagnose([{ name: 'l', text: custom }])).toEqual([]);
+    // Not known to be the model's path: not model-dir-missing, but still a failure, never healthy.
+    expect(diagnose([{ name: 'l', text: custom }]).map((f) => f.id)).toEqual(['unrecognized-failure']);
     expect(diagnose([{ name: 'l', text: custom }], { modelPaths: ['/data/guard'] }).map((f) => f.id)).toEqual(['model-dir-missing']);
   });
 });

@@ -152,6 +152,20 @@ describe.skipIf(skipDocker)('up with a real Docker daemon', () => {
       expect(oom.lines[0].n).toBeGreaterThanOrEqual(json.json.logTail.length);
     });
 
+    it('a crash no signature knows exits 4 with unrecognized-failure, quoting the traceback\'s last line', async () => {
+      const name = containerName('unknown');
+      const port = await freePort();
+      const crashLog = [
+        '(APIServer pid=1) Traceback (most recent call last):',
+        '(APIServer pid=1)   File "/usr/local/lib/python3.12/dist-packages/zmq/sugar/socket.py", line 311, in bind',
+        '(APIServer pid=1) zmq.error.ZMQError: Operation not supported',
+      ].join('\\n');
+      const result = await runCli(upArgs(name, port, '--no-suite', '--json', '--ready-timeout', '300', '--env', 'GUARD_LOAD_MS=600000', '--env', 'GUARD_CRASH_AFTER_MS=1500', '--env', `GUARD_CRASH_LOG=${crashLog}`), { timeoutMs: 120_000 });
+      expect(result.exitCode).toBe(4);
+      expect(result.json.findings.map((f: { id: string }) => f.id)).toEqual(['unrecognized-failure']);
+      expect(result.json.findings[0].lines[0].text).toBe('(APIServer pid=1) zmq.error.ZMQError: Operation not supported');
+    });
+
     it('a server that never answers hits --ready-timeout: exit 4 with the log and the diagnosis; the container is left to inspect', async () => {
       const name = containerName('timeout');
       const port = await freePort();
