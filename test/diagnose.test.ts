@@ -218,6 +218,15 @@ const INLINE: { name: string; id: string; line: number; log: string }[] = [
   { name: 'a lock file (huggingface_hub#3714)', id: 'lock-permission-denied', line: 1, log: "PermissionError: [Errno 13] Permission denied: '.locks/models--deepseek-ai--DeepSeek-R1-0528/6e2501...lock'" },
   { name: 'shm bus error (DCPDN#58)', id: 'shm-too-small', line: 1, log: 'ERROR: Unexpected bus error encountered in worker. This might be caused by insufficient shared memory (shm).' },
   { name: 'engine failure with nothing above it (vllm#21882)', id: 'engine-core-failed', line: 1, log: "RuntimeError: Engine core initialization failed. See root cause above. Failed core proc(s): {'EngineCore_0': 1}" },
+  // podman on machines that refuse it (test/fixtures/podman/SOURCES.md; podman-probe.test.ts has the whole captures)
+  { name: 'podman: a refused rlimit (runc)', id: 'podman-rlimit', line: 1, log: 'Error: runc: runc create failed: unable to start container process: error during container init: error setting rlimits for ready process: error setting rlimit type 7: operation not permitted: OCI permission denied' },
+  { name: 'podman: systemd cgroup manager without systemd', id: 'podman-cgroup-manager', line: 1, log: 'Error: container create failed: systemd cgroup flag passed, but systemd support for managing cgroups is not available' },
+  { name: 'podman: journald events logger without a journal', id: 'podman-events-logger', line: 1, log: 'Error: Cannot get exit code: failed to get journal cursor: failed to get cursor: cannot assign requested address' },
+  { name: 'rootless podman: /dev/net/tun', id: 'podman-rootless-network', line: 1, log: 'Error: /usr/bin/slirp4netns failed: "open(\\"/dev/net/tun\\"): Permission denied\\nchild failed(1)\\n"' },
+  { name: 'rootless podman: --ipc=host without /dev/mqueue', id: 'podman-ipc-host-mqueue', line: 1, log: 'Error: statfs /dev/mqueue: no such file or directory' },
+  { name: 'podman: overlay over nfs (podman#8521)', id: 'podman-storage-driver', line: 1, log: `Error: kernel does not support overlay fs: 'overlay' is not supported over nfs at "/storage/sami/overlay": backing file system is unsupported for this graph driver` },
+  { name: 'rootless podman: no subuid ranges', id: 'podman-no-subuid', line: 1, log: 'time="2026-11-30T16:22:42Z" level=error msg="cannot find UID/GID for user gdnosub: no subuid ranges found for user \\"gdnosub\\" in /etc/subuid - check rootless mode in man pages."' },
+  { name: 'podman: a short image name', id: 'podman-short-name', line: 1, log: 'Error: short-name "guard-doctor-test/nope:x" did not resolve to an alias and no unqualified-search registries are defined in "/etc/containers/registries.conf"' },
 ];
 
 describe('the knowledge base', () => {

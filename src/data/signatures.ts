@@ -239,6 +239,7 @@ export const SIGNATURES: readonly Signature[] = [
     patterns: [/error setting rlimit type (\d+): operation not permitted/, /setrlimit `?(RLIMIT_[A-Z]+)`?: Operation not permitted/],
     cause: (m) => `the OCI runtime may not set ${rlimitName(m[1])} for the container: podman asks for more than this machine (a container, sandbox or user session with a lower hard limit) allows`,
     fix: (m) => `lower what podman asks for: in containers.conf ([containers] table; /etc/containers/containers.conf, or ~/.config/containers/containers.conf for rootless) set default_ulimits = ["${RLIMIT_ULIMIT[rlimitKey(m[1])] ?? 'nofile'}=N:N"] with N no higher than the hard limit of the shell that starts podman (ulimit ${RLIMIT_SHELL_FLAG[rlimitKey(m[1])] ?? '-H'}; a sandbox may allow less still, and 4096 is a value most accept), or raise that hard limit`,
+    source: 'captured here (test/fixtures/podman/podman-run-rlimit-runc.stderr); https://github.com/containers/podman/issues/17358 (runc), https://github.com/containers/podman/issues/19634 (crun)',
   },
   {
     // podman #1534, #10458, #17196: the systemd cgroup manager where systemd does not run.
@@ -246,6 +247,7 @@ export const SIGNATURES: readonly Signature[] = [
     patterns: [/systemd cgroup flag passed, but systemd support for managing cgroups is not available/, /cannot open sd-bus: No such file or directory/, /systemd not supported: Operation not supported/],
     cause: 'podman is set to manage cgroups through systemd, and systemd does not run here (a container, a CI runner, or a session without a systemd user instance)',
     fix: 'use the cgroupfs manager: cgroup_manager = "cgroupfs" in the [engine] table of containers.conf (or podman --cgroup-manager=cgroupfs); rootless users can instead log in through systemd or run loginctl enable-linger',
+    source: 'https://github.com/containers/podman/issues/1534, https://github.com/containers/podman/issues/10458, https://github.com/containers/podman/issues/17196',
   },
   {
     // podman #9993, #10987: the journald events logger without a readable journal.
@@ -253,6 +255,7 @@ export const SIGNATURES: readonly Signature[] = [
     patterns: [/failed to get journal cursor/, /eventer creation: No support for journald logging/],
     cause: "podman writes its events to the journal, and the journal cannot be read or written here",
     fix: 'log events to a file: events_logger = "file" in the [engine] table of containers.conf (or podman --events-backend=file)',
+    source: 'https://github.com/containers/podman/issues/9993, https://github.com/containers/podman/issues/10987',
   },
   {
     // Captured here (rootless podman 4.3, /dev/net/tun mode 0600); pasta says "Failed to open() /dev/net/tun".
@@ -260,6 +263,7 @@ export const SIGNATURES: readonly Signature[] = [
     patterns: [/open\(\\?"\/dev\/net\/tun\\?"\): (Permission denied|No such file or directory)/, /Failed to open\(\) \/dev\/net\/tun/, /could not find slirp4netns|exec: "slirp4netns": executable file not found/],
     cause: "rootless podman cannot set up the container's network: its user-mode network helper (slirp4netns or pasta) cannot open /dev/net/tun, or is not installed",
     fix: 'let users open the TUN device (sudo chmod 0666 /dev/net/tun, as udev sets it on a standard install; in a container, pass --device /dev/net/tun) and install slirp4netns (Podman 5: passt)',
+    source: 'captured here (test/fixtures/podman/podman-run-rootless-tun.stderr)',
   },
   {
     // Captured here: rootless podman with --ipc=host where /dev/mqueue is not mounted.
@@ -267,6 +271,7 @@ export const SIGNATURES: readonly Signature[] = [
     patterns: [/statfs \/dev\/mqueue: no such file or directory/],
     cause: "--ipc=host (vLLM's workers share memory through the host's IPC namespace) makes rootless podman bind the host's /dev/mqueue, and this machine has not mounted it (common inside containers)",
     fix: 'mount it: sudo mkdir -p /dev/mqueue && sudo mount -t mqueue mqueue /dev/mqueue (systemd machines mount it at boot), or run podman as root',
+    source: 'captured here (test/fixtures/podman/podman-run-rootless-mqueue.stderr)',
   },
   {
     // podman #8521, buildah #3666: overlay storage on a file system (NFS, overlayfs in a container) that cannot hold it.
@@ -274,6 +279,7 @@ export const SIGNATURES: readonly Signature[] = [
     patterns: [/'overlay' is not supported over (\w+)/, /kernel does not support overlay fs/],
     cause: (m) => `podman's overlay storage cannot be kept on this file system${m[1] ? ` (${m[1]})` : ''}: the kernel will not stack overlay on it`,
     fix: 'use another storage: driver = "vfs" in the [storage] table of storage.conf (/etc/containers/storage.conf, or ~/.config/containers/storage.conf for rootless) with a graphroot podman has not used yet (or podman system reset first), or install fuse-overlayfs and set mount_program = "/usr/bin/fuse-overlayfs" under [storage.options.overlay]',
+    source: 'https://github.com/containers/podman/issues/8521 (test/fixtures/podman/podman-info-overlay-unsupported.stderr), https://github.com/containers/buildah/issues/3666',
   },
   {
     // Captured here: podman 4.3 with no subordinate ids for the user.
@@ -281,6 +287,7 @@ export const SIGNATURES: readonly Signature[] = [
     patterns: [/no subuid ranges found for user/, /potentially insufficient UIDs or GIDs available in user namespace/],
     cause: "rootless podman has no subordinate uid/gid range for this user, so files in the image owned by other users cannot be mapped",
     fix: 'give the user subordinate ids: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 "$USER", then podman system migrate',
+    source: 'captured here (test/fixtures/podman/podman-info-4.3.1-rootless-no-subuid.stderr)',
   },
   {
     // Captured here: Debian's registries.conf defines no unqualified-search registries.
@@ -288,6 +295,7 @@ export const SIGNATURES: readonly Signature[] = [
     patterns: [/short-name "([^"]+)" did not resolve to an alias and no unqualified-search registries are defined/, /short-name resolution enforced but cannot prompt without a TTY/],
     cause: (m) => `podman does not know which registry ${m[1] ? `"${m[1]}"` : 'the short image name'} comes from: no unqualified-search registries are configured`,
     fix: (m) => `give the image fully qualified, e.g. --image docker.io/${m[1] ?? 'vllm/vllm-openai:TAG'} (or add unqualified-search-registries = ["docker.io"] to registries.conf)`,
+    source: 'captured here (test/fixtures/podman/podman-pull-short-name.stderr)',
   },
   // ---- GPU memory ----
   {
