@@ -519,7 +519,8 @@ export class ExpositionValidator {
     family.sampleCount += 1;
     family.sawSample = true;
 
-    const seriesKey = seriesKeyOf(parsed.name, parsed.labels);
+    const sorted = sortedLabels(parsed.labels);
+    const seriesKey = keyOfSorted(parsed.name, sorted);
     const seenAt = family.series.get(seriesKey);
     if (seenAt !== undefined) {
       // The parsers accept it; Prometheus then keeps one of the two values and counts the other as a duplicate.
@@ -529,7 +530,7 @@ export class ExpositionValidator {
     family.series.set(seriesKey, this.lineNo);
 
     let childKey = '';
-    for (const [labelName, value] of sortedLabels(parsed.labels)) {
+    for (const [labelName, value] of sorted) {
       if (BUCKET_LABELS.has(labelName) && (family.type === 'histogram' || family.type === 'summary')) continue;
       childKey += `${labelName}\u0000${value}\u0001`;
     }
@@ -760,14 +761,21 @@ function belongsTo(base: string, type: MetricType | null, name: string): boolean
 }
 
 function sortedLabels(labels: Array<[string, string]>): Array<[string, string]> {
-  return labels.length < 2 ? labels : [...labels].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  let inOrder = true;
+  for (let i = 1; i < labels.length && inOrder; i++) inOrder = labels[i - 1]![0] < labels[i]![0];
+  // Most exporters write labels in one fixed order, often sorted already: no copy then.
+  return inOrder ? labels : [...labels].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+function keyOfSorted(name: string, sorted: Array<[string, string]>): string {
+  let key = name;
+  for (const [labelName, value] of sorted) key += `\u0000${labelName}\u0001${value}`;
+  return key;
 }
 
 /** name + labels sorted by name: the identity of one series. */
 export function seriesKeyOf(name: string, labels: Array<[string, string]>): string {
-  let key = name;
-  for (const [labelName, value] of sortedLabels(labels)) key += `\u0000${labelName}\u0001${value}`;
-  return key;
+  return keyOfSorted(name, sortedLabels(labels));
 }
 
 function parseFloatValue(text: string): number {
