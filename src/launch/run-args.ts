@@ -95,10 +95,12 @@ export function buildRunCommand(settings: Settings): RunCommand {
     displayGroups.push(g.shown);
   }
 
+  // `vllm serve MODEL`: the image's entrypoint is `vllm serve`, and the model goes positionally
+  // (`--model` prints a deprecation notice since 0.11 and is to be removed in 0.13).
   const serverArgs =
     settings.server === 'vllm'
       ? [
-          '--model', settings.containerModelDir,
+          settings.containerModelDir,
           '--served-model-name', settings.model.name,
           '--max-model-len', String(settings.maxModelLen),
           '--gpu-memory-utilization', String(settings.gpuMemoryUtilization),
