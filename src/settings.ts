@@ -281,7 +281,8 @@ export function resolveSettings(command: string, flags: RawOptions, config: RawO
 function resolveApiKey(named: string | undefined, option: string, forUp: boolean, containerEnv: readonly EnvVar[], environment: NodeJS.ProcessEnv): ApiKey | null {
   const name = named?.trim() ?? DEFAULT_API_KEY_ENV;
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-    throw new UsageError(`${option}: "${name}" is not an environment variable name; give the NAME of the variable that holds the key, e.g. --api-key-env ${DEFAULT_API_KEY_ENV} (never the key itself)`);
+    // Not echoed: what was given here may be the key itself.
+    throw new UsageError(`${option}: what was given is not an environment variable name; give the NAME of the variable that holds the key, e.g. --api-key-env ${DEFAULT_API_KEY_ENV} (never the key itself)`);
   }
   const fromContainer = containerEnv.filter((e) => e.key === name).at(-1)?.value;
   if (fromContainer) return new ApiKey(name, fromContainer, '--env');
