@@ -8,6 +8,7 @@ import { loadConfigFile, resolveSettings, type Settings } from './settings.js';
 import { EXIT } from './types.js';
 import { VERSION } from './version.js';
 import { MODEL_NAMES } from './data/models.js';
+import { VLLM_FLOOR_TEXT } from './data/serving.js';
 
 type CommandModule = { run(settings: Settings): Promise<number> };
 
@@ -34,7 +35,7 @@ function modelOptions(cmd: Command): Command {
     .option('--mount <host:container>', 'the model volume exactly as given to docker run -v')
     .option('--model-dir <path>', 'host folder holding the model; short for --mount PATH:<container model dir>')
     .option('--container-model-dir <path>', 'folder the server reads inside the container (case-sensitive)', undefined)
-    .option('--image <ref>', 'serving image (default: a pinned vllm/vllm-openai tag; vLLM 0.9.0 or later for Qwen3Guard; required for web)')
+    .option('--image <ref>', `serving image (default: a pinned vllm/vllm-openai tag; ${VLLM_FLOOR_TEXT}; required for web)`)
     .option('--cuda <x.y>', "CUDA version the image was built with (default: read from the image)")
     .option('--gpu <index>', 'nvidia-smi index of the GPU to use (default: the one with most free memory)')
     .option('--cpu', 'serve on CPU: GPU checks are skipped and no GPU is requested')

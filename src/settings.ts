@@ -9,6 +9,7 @@ import { UsageError, describeReadError } from './errors.js';
 import { DEFAULT_MODEL, MODEL_NAMES, findModel, type ModelSpec } from './data/models.js';
 import type { RuntimeName, ServerKind } from './types.js';
 import { ApiKey, DEFAULT_API_KEY_ENV } from './api-key.js';
+import { VLLM_FLOOR_TEXT } from './data/serving.js';
 
 /** Pinned default serving image for `--server vllm` and the CUDA it was built with. */
 export const DEFAULT_VLLM_IMAGE = 'vllm/vllm-openai:v0.11.0';
@@ -180,7 +181,7 @@ export function resolveSettings(command: string, flags: RawOptions, config: RawO
   const imageGiven = merged.image !== undefined;
   const image = imageGiven ? asString(merged.image, source('image')).trim() : DEFAULT_VLLM_IMAGE;
   if (imageGiven && (image === '' || /\s/.test(image))) {
-    throw new UsageError(`${source('image')}: "${image}" is not an image reference, e.g. vllm/vllm-openai:v0.11.0`);
+    throw new UsageError(`${source('image')}: "${image}" is not an image reference, e.g. ${DEFAULT_VLLM_IMAGE} (${VLLM_FLOOR_TEXT})`);
   }
 
   let cuda: string | null = null;

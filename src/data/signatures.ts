@@ -9,6 +9,7 @@
  * specific enough that a healthy vLLM start-up log (INFO lines naming gpu_memory_utilization,
  * KV cache sizes, max_model_len) matches nothing.
  */
+import { VLLM_FLOOR_TEXT } from './serving.js';
 
 export interface Signature {
   id: string;
@@ -240,7 +241,7 @@ export const SIGNATURES: readonly Signature[] = [
       /Model architectures \['Qwen3ForCausalLM'\] are not supported/,
     ],
     cause: 'the serving image is too old for the Qwen3 architecture',
-    fix: 'use a newer image (vLLM 0.8.5 or later; transformers 4.51 or later)',
+    fix: `use a newer image: ${VLLM_FLOOR_TEXT}, with transformers 4.51 or later`,
   },
   {
     id: 'hf-offline',

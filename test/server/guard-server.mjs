@@ -268,7 +268,9 @@ async function moderationDelay(state) {
 // ---- vllm ----
 
 /**
- * vLLM's AuthenticationMiddleware (vllm/entrypoints/openai/api_server.py): with a key, a request
+ * vLLM's AuthenticationMiddleware (https://github.com/vllm-project/vllm/blob/main/vllm/entrypoints/openai/api_server.py,
+ * `build_app`: `tokens := [key for key in (args.api_key or [envs.VLLM_API_KEY]) if key]`, and the
+ * middleware's `JSONResponse(content={"error": "Unauthorized"}, status_code=401)`): with a key, a request
  * whose path starts with /v1 needs `Authorization: <scheme> <token>` with the scheme "bearer" in
  * any case and the token equal to one of the keys; OPTIONS requests pass.
  */
@@ -364,7 +366,8 @@ async function chatCompletion(state, req, res) {
   }
   const promptTokens = estimatePromptTokens(messages);
   const maxTokens = Number.isInteger(payload.max_completion_tokens) ? payload.max_completion_tokens : Number.isInteger(payload.max_tokens) ? payload.max_tokens : null;
-  // vLLM's current wording (FACTS.md): the input alone over the context, then a max_tokens that does not fit beside it.
+  // vLLM's current wording (FACTS.md; vllm/entrypoints/openai/serving_engine.py `_validate_input`): the input
+  // alone fills the context (token_num >= max_model_len), then a max_tokens that does not fit beside it.
   if (promptTokens >= options.maxModelLen) {
     return finish(
       state,
@@ -683,6 +686,7 @@ export async function startGuardServer(rawOptions = {}) {
   const hostForUrl = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host.includes(':') ? `[${options.host}]` : options.host;
   if (options.kind === 'vllm') {
     const modelName = options.model ?? options.servedModelName;
+    // vLLM 0.11's own words (vllm/utils/argparse_utils.py), as printed in the field (docker logs of vllm-openai 0.11 images).
     if (options.modelByOption) {
       options.logError(`WARNING ${vllmTimestamp()} [argparse_utils.py:195] With \`vllm serve\`, you should provide the model as a positional argument or in a config file instead of via the \`--model\` option. The \`--model\` option will be removed in v0.13.`);
     }
