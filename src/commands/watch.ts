@@ -214,8 +214,10 @@ function driveLoad(settings: Settings, url: string, signal: AbortSignal, progres
         stats.notPassing += round.cases.filter((c) => c.status === 'fail' || c.status === 'warn').length;
         const errors = round.cases.filter((c) => c.status === 'error').length;
         stats.errors += errors;
-        if (errors === round.cases.length && round.cases.length > 0) {
-          stats.stopped = `every request of round ${stats.rounds} failed (${round.cases[0]!.message ?? 'no answer'})`;
+        // No case of the round got an HTTP answer (skipped cases sent nothing; a probe that met a refused connection fails rather than errs).
+        const sent = round.cases.filter((c) => c.status !== 'skip');
+        if (sent.length > 0 && sent.every((c) => c.httpStatus === undefined)) {
+          stats.stopped = `every request of round ${stats.rounds} failed (${sent.find((c) => c.status === 'error')?.message ?? sent[0]!.message ?? 'no answer'})`;
           progress.log(`load: ${stats.stopped}; stopped driving the suite`);
           break;
         }
