@@ -1,6 +1,7 @@
 /**
  * `guard-doctor metrics --url METRICS_URL`: scrape a guard server's Prometheus endpoint once,
- * stream it through the strict validator, and judge what was gathered: the format, metric
+ * stream it through the validator (the reference parsers' verdict, plus promtool-style lints),
+ * and judge what was gathered: the format, metric
  * naming, the metrics the server kind should expose, label cardinality, and whether the
  * endpoint also answers on this host's non-loopback addresses without authentication.
  *
@@ -179,7 +180,7 @@ export function namingCheck(result: ValidationResult): CheckResult {
   const kinds: ProblemKind[] = ['naming', 'units', 'lint'];
   const problems = result.problems.filter((p) => kinds.includes(p.kind));
   const fixes = [
-    result.countsByKind.lint.warnings > 0 ? 'give every family a HELP and a TYPE line, and histograms and summaries their _sum and _count (prometheus_client writes them for you)' : null,
+    result.countsByKind.lint.warnings > 0 ? 'give every family a HELP and a TYPE line, histograms and summaries their _sum and _count, and keep counters from going down (prometheus_client does all of this for you)' : null,
     result.countsByKind.naming.warnings > 0 ? 'rename counters to end in _total' : null,
     result.countsByKind.units.warnings > 0 ? 'use base units: seconds, not milliseconds; bytes, not kilobytes or megabytes' : null,
   ].filter((f): f is string => f !== null);
