@@ -1,8 +1,8 @@
 /**
  * `guard-doctor metrics --url METRICS_URL`: scrape a guard server's Prometheus endpoint once,
  * stream it through the validator (the reference parsers' verdict, plus promtool-style lints),
- * and judge what was gathered: the format, metric
- * naming, the metrics the server kind should expose, label cardinality, and whether the
+ * and judge what was gathered: the format, metric naming, the metrics the server kind should
+ * expose (present means sampled, not only declared), label cardinality, and whether the
  * endpoint also answers on this host's non-loopback addresses without authentication.
  *
  * How a failed scrape counts (CONTRACT.md exit codes):
