@@ -8,6 +8,7 @@ import { loadConfigFile, resolveSettings, type Settings } from './settings.js';
 import { EXIT } from './types.js';
 import { VERSION } from './version.js';
 import { MODEL_NAMES } from './data/models.js';
+import { VLLM_FLOOR_TEXT } from './data/serving.js';
 
 type CommandModule = { run(settings: Settings): Promise<number> };
 
@@ -24,6 +25,9 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+/** warm, suite, up, watch: where the server's API key is read from (never the key itself). */
+const API_KEY_HELP = 'environment variable holding the server\'s API key (vLLM --api-key), sent as Authorization: Bearer on /v1 requests and never printed (default: VLLM_API_KEY when set)';
+
 function modelOptions(cmd: Command): Command {
   return cmd
     .option('--model <name>', `${MODEL_NAMES.join(', ')} (any case)`, undefined)
@@ -32,7 +36,7 @@ function modelOptions(cmd: Command): Command {
     .option('--model-dir <path>', 'host folder holding the model; short for --mount PATH:<container model dir>')
     .option('--source <source>', 'where the model comes from: dir (--model-dir/--mount), hf (Hugging Face Hub, into your cache) or modelscope (default: dir with a folder, else hf)')
     .option('--container-model-dir <path>', 'folder the server reads inside the container (case-sensitive)', undefined)
-    .option('--image <ref>', 'serving image (default: a pinned vllm/vllm-openai tag; required for web)')
+    .option('--image <ref>', `serving image (default: a pinned vllm/vllm-openai tag; ${VLLM_FLOOR_TEXT}; required for web)`)
     .option('--cuda <x.y>', "CUDA version the image was built with (default: read from the image)")
     .option('--gpu <index>', 'nvidia-smi index of the GPU to use (default: the one with most free memory)')
     .option('--cpu', 'serve on CPU: GPU checks are skipped and no GPU is requested')
@@ -102,6 +106,7 @@ Examples:
     .option('--keep', 'on Ctrl-C, leave the container running')
     .option('--ready-timeout <sec>', 'give up waiting for the server to answer (default 900)')
     .option('--warm-timeout <sec>', 'time limit for the first (cold) request (default 600)')
+    .option('--api-key-env <name>', `${API_KEY_HELP}; default for up: the value of --env VLLM_API_KEY=...`)
     .argument('[serverArgs...]', 'extra arguments for the server process, after --');
   up.usage('[options] [-- server args...]');
 
@@ -114,7 +119,8 @@ Examples:
       .option('--server <kind>', 'vllm or web (default vllm)')
       .option('--ready-timeout <sec>', 'give up waiting for the server to answer (default 900)')
       .option('--warm-timeout <sec>', 'time limit for the first (cold) request (default 600)')
-      .option('--request-timeout <sec>', 'time limit for each warm request after the first (default 120)'),
+      .option('--request-timeout <sec>', 'time limit for each warm request after the first (default 120)')
+      .option('--api-key-env <name>', API_KEY_HELP),
     false,
   );
 
@@ -126,7 +132,8 @@ Examples:
         .requiredOption('--url <url>', 'base URL of the running server, e.g. http://127.0.0.1:8000')
         .option('--model <name>', 'served model name (vllm; default: asked from /v1/models)')
         .option('--server <kind>', 'vllm or web (default vllm)')
-        .option('--max-model-len <tokens>', 'the context length the server was started with (default 32768)'),
+        .option('--max-model-len <tokens>', 'the context length the server was started with (default 32768)')
+        .option('--api-key-env <name>', API_KEY_HELP),
     ),
   );
 
@@ -171,6 +178,7 @@ Examples:
       .option('--request-timeout <sec>', 'time limit for one suite request, with --url (default 120)')
       .option('--cases <file>', 'the suite file to drive, with --url (default: the bundled suite)')
       .option('--tag <tag>', 'drive only cases with this tag, with --url (repeatable)', collect)
+      .option('--api-key-env <name>', `${API_KEY_HELP}, with --url`)
       .option('--gpu <index>', 'only this GPU')
       .option('--probe-timeout <sec>', 'time limit for each nvidia-smi call (default 10)'),
     false,

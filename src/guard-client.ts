@@ -13,7 +13,10 @@
  * for 429, 5xx and network errors (not for a time limit: that would multiply the wait), at most
  * 2, with backoff that honours `Retry-After`. Bodies are read up to `maxBodyBytes` (1 MiB);
  * a longer answer is cut off and reported, not buffered.
+ * With an API key every `/v1` request carries `Authorization: Bearer`; a 401 from a `/v1` path
+ * rejects with GuardClientError kind `unauthorized`, naming the cause and the option to fix it.
  */
+import { authHeaders, needsKey, unauthorizedProblem, type ApiKey } from './api-key.js';
 import { DEFAULT_MAX_BODY_BYTES, HttpError, joinUrl, parseJson, request, type HttpFailureKind, type HttpResponse } from './http.js';
 import { parseVerdict, toVerdict, type ParsedVerdict } from './verdict.js';
 import type { ServerKind, Verdict } from './types.js';
@@ -49,6 +52,8 @@ export interface GuardClientOptions {
   maxRetryAfterMs?: number;
   /** `max_tokens` for vllm: the official answer is three short lines. */
   maxTokens?: number;
+  /** Sent on every /v1 request (a vLLM server started with --api-key or VLLM_API_KEY). */
+  apiKey?: ApiKey | null;
   signal?: AbortSignal;
 }
 
@@ -79,10 +84,12 @@ export interface ModerationResult {
 
 export class GuardClientError extends Error {
   constructor(
-    readonly kind: HttpFailureKind | 'protocol',
+    readonly kind: HttpFailureKind | 'protocol' | 'unauthorized',
     message: string,
     readonly attempts: number,
     readonly latencyMs: number,
+    /** What to do, when the doctor knows (a 401: the key option). */
+    readonly fix?: string,
   ) {
     super(message);
     this.name = 'GuardClientError';
@@ -132,7 +139,7 @@ export function createGuardClient(options: GuardClientOptions): GuardClient {
         response = await request({
           url: joinUrl(options.url, path),
           method: body === undefined ? 'GET' : 'POST',
-          headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json', accept: 'application/json' },
+          headers: { ...(body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json', accept: 'application/json' }), ...authHeaders(options.apiKey ?? null, path) },
           body,
           timeoutMs: options.timeoutMs,
           maxBodyBytes,
@@ -142,6 +149,10 @@ export function createGuardClient(options: GuardClientOptions): GuardClient {
         failure = error instanceof HttpError ? error : new HttpError('network', String(error), options.url);
       }
       firstFailure ??= failure;
+      if (response && response.status === 401 && needsKey(path)) {
+        const { summary, fix } = unauthorizedProblem(options.apiKey ?? null, `${body === undefined ? 'GET' : 'POST'} ${path}`);
+        throw new GuardClientError('unauthorized', summary, attempt, Math.round(performance.now() - started), fix);
+      }
       const retryable = response ? RETRY_STATUSES(response.status) : RETRY_KINDS.has(failure!.kind);
       if (!retryable || attempt > retries) {
         const totalMs = Math.round(performance.now() - started);

@@ -10,6 +10,8 @@ import { DEFAULT_MODEL, MODEL_NAMES, findModel, type ModelSpec } from './data/mo
 import type { RuntimeName, ServerKind } from './types.js';
 import { MODEL_SOURCES, type ModelSource } from './data/hub.js';
 import { resolveHubSettings, type HubSettings } from './hub-settings.js';
+import { ApiKey, DEFAULT_API_KEY_ENV } from './api-key.js';
+import { VLLM_FLOOR_TEXT } from './data/serving.js';
 
 /** Pinned default serving image for `--server vllm` and the CUDA it was built with. */
 export const DEFAULT_VLLM_IMAGE = 'vllm/vllm-openai:v0.11.0';
@@ -108,6 +110,8 @@ export interface Settings {
   only: string[];
   /** `--list-checks`: print the check tables and exit. */
   listChecks: boolean;
+  /** warm, suite, up, watch: the key sent on every /v1 request (--api-key-env; see api-key.ts). */
+  apiKey: ApiKey | null;
   // up
   name: string;
   env: EnvVar[];
@@ -138,7 +142,7 @@ const CONFIG_KEYS = new Set([
   'maxModelLen', 'gpuMemoryUtilization', 'port', 'publishHost', 'url', 'cases', 'tag',
   'controversialAs', 'requestTimeout', 'concurrency', 'metricsUrl', 'promFile', 'junit', 'strict',
   'probeTimeout', 'name', 'env', 'runtime', 'readyTimeout', 'warmTimeout', 'keep', 'replace',
-  'force', 'suite', 'interval', 'duration', 'cardinalityLimit', 'serverArgs',
+  'force', 'suite', 'interval', 'duration', 'cardinalityLimit', 'serverArgs', 'apiKeyEnv',
 ]);
 
 function camel(key: string): string {
@@ -182,7 +186,7 @@ export function loadConfigFile(configPath: string | undefined, cwd: string): { p
  * Merge flags over the config file and validate. `given` tells which flags the user actually
  * typed (commander's option value source), so config values are not shadowed by defaults.
  */
-export function resolveSettings(command: string, flags: RawOptions, config: RawOptions, cwd = process.cwd(), env: Record<string, string | undefined> = process.env): Settings {
+export function resolveSettings(command: string, flags: RawOptions, config: RawOptions, cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): Settings {
   const merged: RawOptions = { ...config };
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v;
   const source = (key: string) => (flags[key] !== undefined ? `--${kebab(key)}` : `config field "${key}"`);
@@ -233,7 +237,7 @@ export function resolveSettings(command: string, flags: RawOptions, config: RawO
   const defaultImage = merged.runtime === 'podman' ? `docker.io/${DEFAULT_VLLM_IMAGE}` : DEFAULT_VLLM_IMAGE;
   const image = imageGiven ? asString(merged.image, source('image')).trim() : defaultImage;
   if (imageGiven && (image === '' || /\s/.test(image))) {
-    throw new UsageError(`${source('image')}: "${image}" is not an image reference, e.g. vllm/vllm-openai:v0.11.0`);
+    throw new UsageError(`${source('image')}: "${image}" is not an image reference, e.g. ${DEFAULT_VLLM_IMAGE} (${VLLM_FLOOR_TEXT})`);
   }
 
   let cuda: string | null = null;
@@ -266,6 +270,14 @@ export function resolveSettings(command: string, flags: RawOptions, config: RawO
   if (!(gpuMemoryUtilization > 0 && gpuMemoryUtilization <= 1)) {
     throw new UsageError(`${source('gpuMemoryUtilization')}: ${gpuMemoryUtilization} is out of range; give a fraction between 0 and 1, e.g. 0.85`);
   }
+
+  const extraArgs = asStringList(merged.serverArgs, source('serverArgs'));
+  // A key on the server's command line would be printed by --dry-run and shown by ps and docker inspect.
+  if (extraArgs.some((a) => a === '--api-key' || a.startsWith('--api-key='))) {
+    throw new UsageError(`--api-key in the server arguments would put the key on a command line; pass it as --env ${DEFAULT_API_KEY_ENV}=... instead (the value reaches the container through docker's environment and is never printed)`);
+  }
+  // Only the commands that talk to the server's /v1 API read a key.
+  const apiKey = !['warm', 'suite', 'up', 'watch'].includes(command) ? null : resolveApiKey(merged.apiKeyEnv === undefined ? undefined : asString(merged.apiKeyEnv, source('apiKeyEnv')), source('apiKeyEnv'), command === 'up', command === 'up' ? containerEnv : [], env);
 
   return {
     command,
@@ -305,6 +317,7 @@ export function resolveSettings(command: string, flags: RawOptions, config: RawO
       return name;
     }),
     listChecks: asBool(merged.listChecks, '--list-checks'),
+    apiKey,
     name,
     env: containerEnv,
     runtime: runtimeInput,
@@ -315,7 +328,7 @@ export function resolveSettings(command: string, flags: RawOptions, config: RawO
     keep: asBool(merged.keep, source('keep')),
     readyTimeoutMs: seconds(merged.readyTimeout, source('readyTimeout'), 900),
     warmTimeoutMs: seconds(merged.warmTimeout, source('warmTimeout'), 600),
-    extraArgs: asStringList(merged.serverArgs, source('serverArgs')),
+    extraArgs,
     container: merged.container === undefined ? null : asString(merged.container, '--container'),
     logFiles: asStringList(merged.log, '--log').map((f) => path.resolve(cwd, f)),
     intervalMs: seconds(merged.interval, source('interval'), 5),
@@ -337,6 +350,27 @@ function resolveSource(input: string | undefined, mount: Mount | null, option: s
     throw new UsageError(`${option} ${source} and --model-dir/--mount both say where the model comes from; drop --source to serve the folder, or drop the folder to let the server download it`);
   }
   return source;
+}
+
+/**
+ * The server's API key: from `--env NAME=...` (up: the value the container gets), else from the
+ * doctor's environment. NAME is --api-key-env, default VLLM_API_KEY. An empty value is no key
+ * (vLLM ignores an empty VLLM_API_KEY too). A variable named with --api-key-env must be set.
+ */
+function resolveApiKey(named: string | undefined, option: string, forUp: boolean, containerEnv: readonly EnvVar[], environment: NodeJS.ProcessEnv): ApiKey | null {
+  const name = named?.trim() ?? DEFAULT_API_KEY_ENV;
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+    // Not echoed: what was given here may be the key itself.
+    throw new UsageError(`${option}: what was given is not an environment variable name; give the NAME of the variable that holds the key, e.g. --api-key-env ${DEFAULT_API_KEY_ENV} (never the key itself)`);
+  }
+  const fromContainer = containerEnv.filter((e) => e.key === name).at(-1)?.value;
+  if (fromContainer) return new ApiKey(name, fromContainer, '--env');
+  const fromEnvironment = environment[name];
+  if (fromEnvironment) return new ApiKey(name, fromEnvironment, 'environment');
+  if (named !== undefined) {
+    throw new UsageError(`${option}: the variable ${name} is not set (or empty) in guard-doctor's environment${forUp ? ` nor given with --env ${name}=...` : ''}; export it with the server's key, or drop ${option}`);
+  }
+  return null;
 }
 
 /** `HOST:CONTAINER[:MODE]`, as `docker run -v` takes it. */

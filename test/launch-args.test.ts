@@ -61,7 +61,8 @@ describe('the run arguments', () => {
       '-v', `${modelDir}:/models/Qwen3Guard-Gen-4B:ro`,
       '--env', 'HF_TOKEN',
       'vllm/vllm-openai:v0.11.0',
-      '--model', '/models/Qwen3Guard-Gen-4B', '--served-model-name', 'Qwen3Guard-Gen-4B', '--max-model-len', '8192', '--gpu-memory-utilization', '0.85',
+      // `vllm serve MODEL`: positional, as vLLM 0.11 asks (--model is deprecated there).
+      '/models/Qwen3Guard-Gen-4B', '--served-model-name', 'Qwen3Guard-Gen-4B', '--max-model-len', '8192', '--gpu-memory-utilization', '0.85',
       '--enforce-eager',
     ]);
     // The value travels in the CLI's environment, never on its command line.

@@ -71,10 +71,13 @@ describe('valid expositions', () => {
 });
 
 describe('broken expositions: each problem names its line', () => {
-  it('a sample without a TYPE line', () => {
+  it('a sample without a TYPE line is untyped: valid, with a lint warning', () => {
     expect(only('# HELP guard_up Up.\nguard_up 1\n')).toEqual([
-      expect.objectContaining({ line: 2, text: 'guard_up 1', severity: 'error', message: expect.stringContaining('no TYPE line for guard_up before its first sample') }),
+      expect.objectContaining({ line: 1, kind: 'lint', severity: 'warning', message: expect.stringContaining('no TYPE line for guard_up, so Prometheus stores it as untyped') }),
     ]);
+    const result = validateExposition('guard_up 1\n');
+    expect(result.errorCount).toBe(0);
+    expect(result.families).toEqual([expect.objectContaining({ name: 'guard_up', type: null, sampleCount: 1 })]);
   });
 
   it('TYPE after the first sample', () => {
@@ -88,15 +91,19 @@ describe('broken expositions: each problem names its line', () => {
       '# HELP b B.', '# TYPE b gauge', 'b 2',
       'a_total{x="2"} 5',
     ].join('\n') + '\n';
+    // expfmt and Prometheus merge the groups: a warning, and the family's counts add up.
     expect(only(body)).toEqual([
-      expect.objectContaining({ line: 7, text: 'a_total{x="2"} 5', kind: 'structure', message: expect.stringContaining('group started at line 1 and was interrupted') }),
+      expect.objectContaining({ line: 7, text: 'a_total{x="2"} 5', kind: 'structure', severity: 'warning', message: expect.stringContaining('group started at line 1 and was interrupted') }),
     ]);
+    expect(validateExposition(body).families.find((f) => f.name === 'a_total')).toMatchObject({ seriesCount: 2, sampleCount: 2 });
+    // A second HELP in the later group is still an error, as in expfmt.
+    expect(only(body + '# HELP a_total A again.\n')).toContainEqual(expect.objectContaining({ line: 8, severity: 'error', message: 'second HELP line for a_total; each family has one' }));
   });
 
   it('a duplicate series, even with labels in another order', () => {
     const body = '# HELP r_total R.\n# TYPE r_total counter\nr_total{method="POST",result="safe"} 1\nr_total{result="safe",method="POST"} 2\n';
     expect(only(body)).toEqual([
-      expect.objectContaining({ line: 4, message: 'duplicate series: the same name and labels already appeared at line 3' }),
+      expect.objectContaining({ line: 4, severity: 'warning', message: 'duplicate series: the same name and labels already appeared at line 3; Prometheus keeps only one of the values' }),
     ]);
   });
 
@@ -130,6 +137,8 @@ describe('broken expositions: each problem names its line', () => {
     expect(problems).toContainEqual(expect.objectContaining({ line: 4, kind: 'histogram', message: 'bucket le="0.25" comes after le="0.5"; buckets must be in ascending order of le' }));
     expect(problems).toContainEqual(expect.objectContaining({ line: 3, message: expect.stringContaining('the le="+Inf" bucket (9) differs from qwen_guard_request_duration_seconds_count (10)') }));
     expect(problems).toContainEqual(expect.objectContaining({ line: 3, message: 'histogram qwen_guard_request_duration_seconds has no qwen_guard_request_duration_seconds_sum' }));
+    // The reference parsers accept a histogram like this; what it breaks is histogram_quantile(): warnings.
+    expect(problems.every((p) => p.severity === 'warning')).toBe(true);
   });
 
   it('a histogram without +Inf bucket, with decreasing counts, per child', () => {
@@ -155,15 +164,15 @@ describe('broken expositions: each problem names its line', () => {
   it('a bucket without le and a stray histogram sample', () => {
     const body = '# HELP h_seconds H.\n# TYPE h_seconds histogram\nh_seconds_bucket 1\nh_seconds 3\n';
     const problems = only(body);
-    expect(problems).toContainEqual(expect.objectContaining({ line: 3, message: 'bucket of h_seconds without an "le" label' }));
+    expect(problems).toContainEqual(expect.objectContaining({ line: 3, severity: 'warning', message: 'bucket of h_seconds without an "le" label (the parsers drop this value)' }));
     // `h_seconds` alone is the family name, so it is attributed to the histogram and refused.
     expect(problems).toContainEqual(expect.objectContaining({ line: 4, message: expect.stringContaining('has a sample named h_seconds') }));
   });
 
-  it('a counter not ending in _total', () => {
+  it('a counter not ending in _total is a naming lint (a warning), never a format error', () => {
     const body = '# HELP qwen_guard_requests Requests.\n# TYPE qwen_guard_requests counter\nqwen_guard_requests{result="safe"} 3\n';
     expect(only(body)).toEqual([
-      expect.objectContaining({ line: 3, kind: 'naming', severity: 'error', message: expect.stringContaining('counter qwen_guard_requests does not end in _total; name it qwen_guard_requests_total') }),
+      expect.objectContaining({ line: 3, kind: 'naming', severity: 'warning', message: expect.stringContaining('counter qwen_guard_requests does not end in _total; name it qwen_guard_requests_total') }),
     ]);
   });
 
@@ -180,7 +189,7 @@ describe('broken expositions: each problem names its line', () => {
   });
 
   it('missing HELP is a warning; duplicate HELP or TYPE and unknown types are errors', () => {
-    expect(only('# TYPE g gauge\ng 1\n')).toEqual([expect.objectContaining({ line: 1, severity: 'warning', message: expect.stringContaining('no HELP line for g') })]);
+    expect(only('# TYPE g gauge\ng 1\n')).toEqual([expect.objectContaining({ line: 1, severity: 'warning', kind: 'lint', message: expect.stringContaining('no HELP line for g') })]);
     expect(only('# HELP g G.\n# HELP g G again.\n# TYPE g gauge\ng 1\n')).toEqual([expect.objectContaining({ line: 2, message: 'second HELP line for g; each family has one' })]);
     expect(only('# HELP g G.\n# TYPE g gauge\n# TYPE g counter\ng 1\n')).toEqual([expect.objectContaining({ line: 3, message: 'second TYPE line for g; each family has one' })]);
     expect(only('# HELP g G.\n# TYPE g meter\n# TYPE g gauge\ng 1\n')).toEqual([expect.objectContaining({ line: 2, message: expect.stringContaining('unknown metric type "meter"') })]);
@@ -199,7 +208,9 @@ describe('broken expositions: each problem names its line', () => {
     const body = '# HELP s_seconds S.\n# TYPE s_seconds summary\ns_seconds{quantile="0.5"} 0.2\ns_seconds{quantile="1.5"} 0.3\ns_seconds_count 4\n';
     const problems = only(body);
     expect(problems).toContainEqual(expect.objectContaining({ line: 4, message: expect.stringContaining('quantile="1.5" is not a number from 0 to 1') }));
-    expect(problems).toContainEqual(expect.objectContaining({ line: 3, message: 'summary s_seconds has no s_seconds_sum' }));
+    expect(problems).toContainEqual(expect.objectContaining({ line: 3, severity: 'warning', kind: 'lint', message: 'summary s_seconds has no s_seconds_sum' }));
+    // Every one of these is accepted by the reference parsers: warnings only.
+    expect(problems.every((p) => p.severity === 'warning')).toBe(true);
   });
 
   it('keeps a bounded number of problems but counts them all', () => {
@@ -225,6 +236,21 @@ describe('streaming', () => {
     expect(streamed.bytes).toBe(bytes.length);
     expect(whole.problems).toEqual([expect.objectContaining({ line: 44, text: 'zh_labels{category="bad \\q"} 2' })]);
     expect(streamed.families.at(-1)!.labels[0]).toMatchObject({ name: 'category', distinctValues: 1 });
+  });
+
+  it('invalid UTF-8 in a label value is an error, wherever the chunks split; a real U+FFFD is fine', () => {
+    const head = Buffer.from('# HELP l L.\n# TYPE l gauge\nl{v="ok \uFFFD"} 1\nl{v="');
+    const body = Buffer.concat([head, Buffer.from([0xe6, 0x9a]), Buffer.from('"} 2\nl{v="安全"} 3\n')]);
+    const expected = [expect.objectContaining({ line: 4, severity: 'error', kind: 'syntax', message: expect.stringContaining('invalid UTF-8 in this label value') })];
+    expect(problemsOf(validateExposition(body))).toEqual(expected);
+    for (const size of [1, 2, 3, 7]) {
+      const validator = new ExpositionValidator();
+      for (let i = 0; i < body.length; i += size) validator.push(body.subarray(i, i + size));
+      expect(problemsOf(validator.end())).toEqual(expected);
+    }
+    // A body that ends inside a multi-byte letter is not UTF-8 either.
+    const cutShort = validateExposition(Buffer.concat([Buffer.from('l{v="'), Buffer.from([0xe5, 0xae])]));
+    expect(cutShort.problems.map((p) => p.message)).toContainEqual(expect.stringContaining('invalid UTF-8'));
   });
 
   it('skips a line longer than the limit without holding it, and goes on', () => {

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfigFile, parseMount, resolveSettings } from '../src/settings.js';
 import { usageMessage } from './helpers/usage.js';
+import { runCli } from './helpers/cli.js';
 
 
 describe('settings', () => {
@@ -105,5 +106,19 @@ describe('config file', () => {
     expect(usageMessage(() => loadConfigFile('nope.json', dir))).toMatch(/--config: cannot read .*nope.json: it does not exist/);
     await writeFile(path.join(dir, 'array.json'), '[1]');
     expect(usageMessage(() => loadConfigFile('array.json', dir))).toMatch(/must hold a JSON object/);
+  });
+});
+
+describe('the vLLM floor for Qwen3Guard', () => {
+  it('is 0.9.0, from the Qwen3Guard README, and the doctor says so where it names a version', async () => {
+    const { SERVING_FLOORS, VLLM_FLOOR_TEXT } = await import('../src/data/serving.js');
+    expect(SERVING_FLOORS.vllm.minimum).toBe('0.9.0');
+    expect(SERVING_FLOORS.vllm.source).toContain('github.com/QwenLM/Qwen3Guard');
+    expect(SERVING_FLOORS.vllm.source).toContain('`vllm>=0.9.0`');
+    expect(VLLM_FLOOR_TEXT).toBe('vLLM 0.9.0 or later (the minimum for Qwen3Guard)');
+    const { SIGNATURES } = await import('../src/data/signatures.js');
+    expect(SIGNATURES.find((s) => s.id === 'transformers-too-old')!.fix).toContain('vLLM 0.9.0 or later (the minimum for Qwen3Guard)');
+    const help = await runCli(['up', '--help']);
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain('vLLM 0.9.0 or later (the minimum for Qwen3Guard)');
   });
 });

@@ -296,4 +296,67 @@ describe.skipIf(skipDocker)('up with a real Docker daemon', () => {
     });
   });
 
+  // One at a time, after the concurrent launches: each runs up twice and the suite once.
+  describe('servers that require an API key', () => {
+    it('a keyed server (--env VLLM_API_KEY=...) is launched, warmed and tested with the key; the key is in no output, dry run or command line', async () => {
+      const name = containerName('keyed');
+      const port = await freePort();
+      const key = 'sk-up-e2e-4c1f9a77d2';
+      const args = upArgs(name, port, '--env', `VLLM_API_KEY=${key}`);
+
+      const dry = await runCli([...args, '--dry-run']);
+      expect(dry.exitCode, dry.stderr).toBe(0);
+      expect(dry.stdout).toContain('--env VLLM_API_KEY');
+      expect(dry.stdout + dry.stderr).not.toContain(key);
+      // vllm serve MODEL: the model path comes positionally after the image.
+      expect(dry.stdout).toMatch(/\/Qwen3Guard-Gen-4B --served-model-name Qwen3Guard-Gen-4B/);
+      expect(dry.stdout).not.toContain('--model /models');
+
+      // The doctor's own environment has no key: the value comes from --env alone.
+      const result = await runCli([...args, '--json'], { timeoutMs: 150_000, env: { VLLM_API_KEY: '' } });
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(result.stdout + result.stderr).not.toContain(key);
+      const ids = result.json.checks.map((c: { id: string; status: string }) => `${c.id}:${c.status}`);
+      expect(ids).toEqual(expect.arrayContaining(['server.ready:pass', 'server.warm:pass']));
+      expect(result.json.cases.length).toBeGreaterThan(10);
+      expect(result.json.cases.every((c: { status: string }) => c.status === 'pass' || c.status === 'skip')).toBe(true);
+
+      // The server really is keyed, and vLLM-like: /v1 needs the key, /health does not.
+      expect((await fetch(`http://127.0.0.1:${port}/v1/models`)).status).toBe(401);
+      expect((await fetch(`http://127.0.0.1:${port}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+      // The value reached the container through docker's environment, never its command line.
+      const inspected = JSON.parse((await execa('docker', ['inspect', '--format', '{{json .}}', name])).stdout);
+      expect(inspected.Config.Env).toContain(`VLLM_API_KEY=${key}`);
+      expect(JSON.stringify([inspected.Path, inspected.Args, inspected.Config.Cmd])).not.toContain(key);
+      // What followed the image: the model first, positionally.
+      expect(inspected.Config.Cmd[0]).toBe('/models/Qwen3Guard-Gen-4B');
+      const logs = await execa('docker', ['logs', name], { reject: false });
+      expect(logs.stdout + logs.stderr).not.toContain('--model` option will be removed');
+
+      // The reach lines name the variable for curl, not the value.
+      const human = await runCli([...args, '--no-suite'], { timeoutMs: 120_000, env: { VLLM_API_KEY: '' } });
+      expect(human.exitCode, human.stdout + human.stderr).toBe(0);
+      expect(human.stdout).toContain('-H "Authorization: Bearer $VLLM_API_KEY"');
+      expect(human.stdout + human.stderr).not.toContain(key);
+    }, 300_000);
+
+    it('a keyed server and the wrong key (--api-key-env): server.ready names the cause and the option, exit 4', async () => {
+      const name = containerName('wrongkey');
+      const port = await freePort();
+      const key = 'sk-up-e2e-right-5e8b';
+      const result = await runCli([...upArgs(name, port, '--no-suite', '--env', `VLLM_API_KEY=${key}`, '--api-key-env', 'GUARD_E2E_KEY'), '--json'], {
+        timeoutMs: 120_000,
+        env: { GUARD_E2E_KEY: 'sk-up-e2e-wrong-1234' },
+      });
+      expect(result.exitCode).toBe(4);
+      const ready = result.json.checks.find((c: { id: string }) => c.id === 'server.ready');
+      expect(ready.status).toBe('fail');
+      expect(ready.summary).toBe('GET /health 200, but GET /v1/models answered 401 Unauthorized: the server rejected the API key from $GUARD_E2E_KEY');
+      expect(ready.fix).toContain('--api-key-env NAME');
+      expect(result.stdout + result.stderr).not.toContain(key);
+      expect(result.stdout + result.stderr).not.toContain('sk-up-e2e-wrong-1234');
+    }, 180_000);
+  });
+
 });

@@ -1,7 +1,8 @@
 /**
  * `guard-doctor metrics --url METRICS_URL`: scrape a guard server's Prometheus endpoint once,
- * stream it through the strict validator, and judge what was gathered: the format, metric
- * naming, the metrics the server kind should expose, label cardinality, and whether the
+ * stream it through the validator (the reference parsers' verdict, plus promtool-style lints),
+ * and judge what was gathered: the format, metric naming, the metrics the server kind should
+ * expose (present means sampled, not only declared), label cardinality, and whether the
  * endpoint also answers on this host's non-loopback addresses without authentication.
  *
  * How a failed scrape counts (CONTRACT.md exit codes):
@@ -155,7 +156,7 @@ function problemsCheck(id: string, title: string, problems: readonly Problem[], 
   return check(id, title, 'pass', okSummary, { measured });
 }
 
-function formatCheck(result: ValidationResult, contentType: string | null): CheckResult {
+export function formatCheck(result: ValidationResult, contentType: string | null): CheckResult {
   const problems = result.problems.filter((p) => p.kind === 'syntax' || p.kind === 'structure' || p.kind === 'histogram');
   const extraWarnings: string[] = [];
   if (contentType !== null && !/^text\/plain\b/i.test(contentType) && !/^application\/openmetrics-text\b/i.test(contentType)) {
@@ -169,17 +170,24 @@ function formatCheck(result: ValidationResult, contentType: string | null): Chec
     `${plural(result.families.length, 'metric family', 'metric families')}, ${plural(result.sampleCount, 'sample')} in ${plural(result.lines, 'line')}: valid`,
     {
       error: 'fix the exporter so each line listed is valid (prometheus_client renders correct output: prefer it to hand-written text)',
-      warning: 'add a HELP line for each metric and serve the text format as text/plain; version=0.0.4',
+      warning: 'keep each family\'s lines together, one value per series, histogram buckets ascending and cumulative; serve the text format as text/plain; version=0.0.4',
     },
     extraWarnings,
   );
 }
 
-function namingCheck(result: ValidationResult): CheckResult {
-  const problems = result.problems.filter((p) => p.kind === 'naming' || p.kind === 'units');
-  return problemsCheck('metrics.naming', TITLES.naming, problems, count(result, ['naming', 'units']), 'counters end in _total and units are base units', {
-    error: 'rename counters to end in _total (prometheus_client adds it for you)',
-    warning: 'use base units: seconds, not milliseconds; bytes, not kilobytes or megabytes',
+export function namingCheck(result: ValidationResult): CheckResult {
+  const kinds: ProblemKind[] = ['naming', 'units', 'lint'];
+  const problems = result.problems.filter((p) => kinds.includes(p.kind));
+  const fixes = [
+    result.countsByKind.lint.warnings > 0 ? 'give every family a HELP and a TYPE line, histograms and summaries their _sum and _count, and keep counters from going down (prometheus_client does all of this for you)' : null,
+    result.countsByKind.naming.warnings > 0 ? 'rename counters to end in _total' : null,
+    result.countsByKind.units.warnings > 0 ? 'use base units: seconds, not milliseconds; bytes, not kilobytes or megabytes' : null,
+  ].filter((f): f is string => f !== null);
+  // promtool-style lints: a reference parser accepts all of these, so they warn and never fail on their own.
+  return problemsCheck('metrics.naming', TITLES.naming, problems, count(result, kinds), 'every family has HELP and TYPE, counters end in _total and units are base units', {
+    error: fixes.join('; '),
+    warning: fixes.join('; '),
   });
 }
 
@@ -204,6 +212,8 @@ function findFamily(families: ReadonlyMap<string, FamilySummary>, expected: Expe
 function expectedCheck(result: ValidationResult, server: ServerKind): CheckResult {
   const families = new Map(result.families.map((f) => [f.name, f]));
   const missing: string[] = [];
+  /** HELP/TYPE lines but no sample: prometheus_client declares a labelled metric before its first use. */
+  const declaredOnly: string[] = [];
   const nearMisses = new Map<string, string>();
   const wrong: string[] = [];
   const notes: string[] = [];
@@ -216,29 +226,37 @@ function expectedCheck(result: ValidationResult, server: ServerKind): CheckResul
       if (near) nearMisses.set(expected.name, near);
       continue;
     }
-    found.push(hit.name);
     if (hit.name !== expected.name) notes.push(`${expected.name}: found under its older name ${hit.name}`);
     if (hit.family.type !== expected.type) wrong.push(`${hit.name} is ${hit.family.type ? `a ${hit.family.type}` : 'untyped'}, expected a ${expected.type}`);
+    if (hit.family.sampleCount === 0) {
+      declaredOnly.push(hit.name);
+      continue;
+    }
+    found.push(hit.name);
     const labelNames = new Set(hit.family.labels.map((l) => l.name));
     const lacking = (expected.labels ?? []).filter((l) => !labelNames.has(l));
-    if (lacking.length > 0 && hit.family.sampleCount > 0) wrong.push(`${hit.name} lacks the label${lacking.length > 1 ? 's' : ''} ${lacking.join(', ')}`);
+    if (lacking.length > 0) wrong.push(`${hit.name} lacks the label${lacking.length > 1 ? 's' : ''} ${lacking.join(', ')}`);
   }
-  const measured = { server, found, missing, wrong };
+  const measured = { server, found, missing, declaredOnly, wrong };
   const expectedNames = EXPECTED_METRICS[server].map((e) => e.name);
-  if (missing.length === 0 && wrong.length === 0) {
+  if (missing.length === 0 && wrong.length === 0 && declaredOnly.length === 0) {
     return check('metrics.expected', TITLES.expected, 'pass', `all ${expectedNames.length} ${server} metrics present: ${found.join(', ')}`, { measured, details: notes });
   }
   const other: ServerKind = server === 'web' ? 'vllm' : 'web';
   const looksLikeOther = EXPECTED_METRICS[other].filter((e) => findFamily(families, e)).length >= 2;
   const parts: string[] = [];
   if (missing.length) parts.push(`missing: ${missing.map((m) => (nearMisses.has(m) ? `${m} (${nearMisses.get(m)} looks like it, under another name)` : m)).join(', ')}`);
+  if (declaredOnly.length) parts.push(`declared, no samples yet: ${declaredOnly.join(', ')}`);
   if (wrong.length) parts.push(wrong.join('; '));
   const purposes = EXPECTED_METRICS[server].filter((e) => missing.includes(e.name)).map((e) => e.purpose);
-  const fix = looksLikeOther
-    ? `these look like ${other} metrics: run with --server ${other}`
-    : server === 'vllm'
-      ? 'these are vLLM\'s own metrics: point --url at the vLLM server\'s /metrics (its API port), or use --server web for the web app'
-      : `export them from the app with prometheus_client (needed for ${purposes.join('; ') || 'the dashboards'}), with the listed types and labels`;
+  const fix =
+    missing.length === 0 && wrong.length === 0
+      ? 'the server declares these metrics but has not recorded a value yet (a labelled metric has no series before its first use): send it a request (guard-doctor warm --url ...) and scrape again'
+      : looksLikeOther
+        ? `these look like ${other} metrics: run with --server ${other}`
+        : server === 'vllm'
+          ? 'these are vLLM\'s own metrics: point --url at the vLLM server\'s /metrics (its API port), or use --server web for the web app'
+          : `export them from the app with prometheus_client (needed for ${purposes.join('; ') || 'the dashboards'}), with the listed types and labels`;
   return check('metrics.expected', TITLES.expected, 'fail', parts.join('; '), { fix, measured, details: notes });
 }
 

@@ -14,6 +14,7 @@ import type { CheckResult, Report } from '../types.js';
 import { loadSuite } from '../suite/load.js';
 import { confusionMatrix, latencyStats, renderSuiteReport } from '../suite/report.js';
 import { runSuiteDetailed } from '../suite/run.js';
+import { authCheck } from '../api-key.js';
 
 export async function run(settings: Settings): Promise<number> {
   const url = settings.url;
@@ -36,6 +37,8 @@ export async function run(settings: Settings): Promise<number> {
       before = await reconcileModule.scrapeSnapshot(settings.metricsUrl, settings.requestTimeoutMs);
     }
     run = await runSuiteDetailed(settings, { url, progress, suite });
+    // A 401 is a definite answer, not a server that could not be judged: a failed check naming the key option.
+    if (run.unauthorized) checks.push(authCheck(run.unauthorized));
     if (reconcileModule && before && settings.metricsUrl) {
       progress.update(`Scraping ${settings.metricsUrl} after the suite`);
       const after = await reconcileModule.scrapeSnapshot(settings.metricsUrl, settings.requestTimeoutMs);
@@ -76,10 +79,13 @@ function renderHuman(report: Report, settings: Settings, name: string, url: stri
   const target = settings.server === 'vllm' ? `vllm${servedModel ? `, model ${servedModel}` : ''}` : 'web';
   const reading = settings.controversialAs === 'unsafe' ? 'controversial read as unsafe (strict)' : 'controversial read as safe (loose)';
   const lines = [paint.bold(`guard-doctor suite: ${name} against ${url} (${target}; ${reading})`), '', ...renderSuiteReport(report.cases ?? [], { verbose: settings.verbose })];
-  if (report.checks?.length) lines.push('', paint.bold('Metrics reconciliation:'), ...renderChecks(report.checks, settings.verbose));
+  const auth = report.checks?.filter((c) => c.id === 'server.auth') ?? [];
+  const reconciliation = report.checks?.filter((c) => c.id !== 'server.auth') ?? [];
+  if (auth.length) lines.push('', ...renderChecks(auth, settings.verbose));
+  if (reconciliation.length) lines.push('', paint.bold('Metrics reconciliation:'), ...renderChecks(reconciliation, settings.verbose));
   const cases = report.cases ?? [];
   const unanswered = cases.filter((c) => c.status === 'error').length;
-  if (unanswered > 0 && unanswered === cases.filter((c) => c.status !== 'skip').length) {
+  if (unanswered > 0 && unanswered === cases.filter((c) => c.status !== 'skip').length && auth.length === 0) {
     lines.push('', `${paint.cyan('fix:')} no case got a readable answer; check that the server runs at ${url}, that --server ${settings.server} is its kind, and its log (guard-doctor diagnose)`);
   }
   lines.push('', footer(report, 'result'));

@@ -27,6 +27,7 @@ import { curlExample, renderFindings, renderLogTail } from '../launch/render.js'
 import { loadSuite } from '../suite/load.js';
 import { latencyStats, renderSuiteReport } from '../suite/report.js';
 import { runSuiteDetailed } from '../suite/run.js';
+import { authCheck } from '../api-key.js';
 
 /** Log lines shown when the container fails. */
 const LOG_TAIL_LINES = 30;
@@ -135,7 +136,7 @@ export async function run(settings: Settings): Promise<number> {
   }
   const runCommand = buildRunCommand(settings);
   const rendered = renderCommand(runCommand);
-  const redact = redactor([...settings.env.map((e) => e.value), ...(settings.hub?.token ? [settings.hub.token] : []), ...(settings.hub?.passEnv.filter((e) => HUB_SECRET_ENV.has(e.key)).map((e) => e.value) ?? [])]);
+  const redact = redactor([...settings.env.map((e) => e.value), ...(settings.hub?.token ? [settings.hub.token] : []), ...(settings.hub?.passEnv.filter((e) => HUB_SECRET_ENV.has(e.key)).map((e) => e.value) ?? []), ...(settings.apiKey ? [settings.apiKey.secretForRedaction()] : [])]);
   const url = serverUrl(settings.publishHost, settings.port);
   // An invalid --cases file or --tag is a usage error before anything starts.
   const suite = settings.runSuite && !settings.dryRun ? loadSuite({ casesFile: settings.casesFile, tags: settings.tags }) : null;
@@ -258,7 +259,7 @@ export async function run(settings: Settings): Promise<number> {
     }, 1_000);
     let outcome;
     try {
-      outcome = await waitUntilReady({ url, server: settings.server, servedModelName: settings.server === 'vllm' ? settings.model.name : null, timeoutMs: settings.readyTimeoutMs, signal: watcher.signal });
+      outcome = await waitUntilReady({ url, server: settings.server, servedModelName: settings.server === 'vllm' ? settings.model.name : null, timeoutMs: settings.readyTimeoutMs, apiKey: settings.apiKey, signal: watcher.signal });
     } finally {
       clearInterval(tick);
     }
@@ -268,8 +269,9 @@ export async function run(settings: Settings): Promise<number> {
       let reason: string;
       if (outcome.kind === 'aborted') reason = outcome.reason instanceof ContainerStopped ? `${outcome.reason.message} after ${ms(outcome.elapsedMs)}` : `the wait was aborted: ${errorMessage(outcome.reason)}`;
       else if (outcome.kind === 'timeout') reason = `the server did not answer within ${ms(settings.readyTimeoutMs)} (--ready-timeout); last seen: ${outcome.lastProblem}${download?.describe() ? `; still ${download.describe()}` : ''}`;
+      else if (outcome.kind === 'unauthorized') reason = outcome.detail;
       else reason = `the server answers but ${outcome.detail}`;
-      checks.push({ id: 'server.ready', title: 'Server answers', status: 'fail', summary: reason, fix: fixFor(outcome.kind, settings), durationMs: outcome.elapsedMs });
+      checks.push({ id: 'server.ready', title: 'Server answers', status: 'fail', summary: reason, fix: outcome.kind === 'unauthorized' ? outcome.fix : fixFor(outcome.kind, settings), durationMs: outcome.elapsedMs });
       return await failStarted(reason);
     }
     const split = download ? download.split(outcome.elapsedMs, await containerLogs(settings.runtime, settings.name).catch(() => '')) : null;
@@ -282,7 +284,7 @@ export async function run(settings: Settings): Promise<number> {
 
     const { createGuardClient } = await import('../guard-client.js');
     const servedModelName = outcome.servedModelName ?? settings.model.name;
-    const client = (timeoutMs: number) => createGuardClient({ url, server: settings.server, model: servedModelName, timeoutMs, signal: watcher.signal });
+    const client = (timeoutMs: number) => createGuardClient({ url, server: settings.server, model: servedModelName, apiKey: settings.apiKey, timeoutMs, signal: watcher.signal });
     const coldClient = client(settings.warmTimeoutMs);
     const warmClient = client(settings.requestTimeoutMs);
     const warmStarted = Date.now();
@@ -320,6 +322,7 @@ export async function run(settings: Settings): Promise<number> {
         const after = await abortable(reconcileModule.scrapeSnapshot(settings.metricsUrl, settings.requestTimeoutMs), watcher.signal);
         checks.push(...reconcileModule.reconcile(before, after, suiteRun.cases, suiteRun.requestsSent, settings.server));
       }
+      if (suiteRun.unauthorized) checks.push(authCheck(suiteRun.unauthorized));
       cases = suiteRun.cases;
       const latency = latencyStats(cases);
       suiteInfo = { name: suite.name, file: suite.file, servedModel: suiteRun.servedModel, requestsSent: suiteRun.requestsSent, durationMs: suiteRun.durationMs, latency: { p50Ms: latency.p50, p95Ms: latency.p95, p99Ms: latency.p99, maxMs: latency.max } };
@@ -389,7 +392,7 @@ function reachLines(settings: Settings, url: string, servedModelName: string, re
   return [
     '',
     paint.bold(`The server is running at ${url} (container ${settings.name}${reused ? ', reused' : ''})`),
-    `  try it:  ${curlExample(url, settings.server, servedModelName)}`,
+    `  try it:  ${curlExample(url, settings.server, servedModelName, settings.apiKey?.envName ?? null)}`,
     `  stop it: guard-doctor down${runtimeFlag(settings.runtime)} --name ${settings.name}`,
   ];
 }

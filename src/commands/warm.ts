@@ -28,6 +28,7 @@ export async function run(settings: Settings): Promise<number> {
       server: settings.server,
       servedModelName: wanted,
       timeoutMs: settings.readyTimeoutMs,
+      apiKey: settings.apiKey,
       signal: guard.signal,
       onWaiting: ({ lastProblem }) => progress.update(`Waiting for ${url} (${Math.floor((Date.now() - waitStarted) / 1000)}s): ${lastProblem}`),
     });
@@ -37,19 +38,25 @@ export async function run(settings: Settings): Promise<number> {
       const summary =
         outcome.kind === 'timeout'
           ? `no answer within ${ms(settings.readyTimeoutMs)} (--ready-timeout); last seen: ${outcome.lastProblem}`
-          : `the server answers but ${outcome.detail}`;
+          : outcome.kind === 'unauthorized'
+            ? outcome.detail
+            : `the server answers but ${outcome.detail}`;
       const fix =
         outcome.kind === 'timeout'
           ? 'check that the server runs and the URL is right (host, port); read its log with guard-doctor diagnose'
-          : 'pass the served model name with --model, or point --url at the right server';
+          : outcome.kind === 'unauthorized'
+            ? outcome.fix
+            : 'pass the served model name with --model, or point --url at the right server';
       checks.push({ id: 'server.ready', title: 'Server answers', status: 'fail', summary, fix, durationMs: outcome.elapsedMs });
-      return await emitReport(buildReport('warm', { checks, warm: { url, coldMs: null, warmP50Ms: null } }, settings.strict, EXIT.container), settings, render);
+      // The server is up and answering: a missing key is a failed check (1), not a server that never got ready (4).
+      const exitCode = outcome.kind === 'unauthorized' ? EXIT.failed : EXIT.container;
+      return await emitReport(buildReport('warm', { checks, warm: { url, coldMs: null, warmP50Ms: null } }, settings.strict, exitCode), settings, render);
     }
     checks.push(readyResult(outcome.elapsedMs, outcome.detail));
     const { createGuardClient } = await import('../guard-client.js');
     const model = outcome.servedModelName ?? (settings.modelGiven ? settings.model.name : undefined);
-    const cold = createGuardClient({ url, server: settings.server, model, timeoutMs: settings.warmTimeoutMs, signal: guard.signal });
-    const warmClient = createGuardClient({ url, server: settings.server, model, timeoutMs: settings.requestTimeoutMs, signal: guard.signal });
+    const cold = createGuardClient({ url, server: settings.server, model, apiKey: settings.apiKey, timeoutMs: settings.warmTimeoutMs, signal: guard.signal });
+    const warmClient = createGuardClient({ url, server: settings.server, model, apiKey: settings.apiKey, timeoutMs: settings.requestTimeoutMs, signal: guard.signal });
     const warm = await abortable(
       warmUp({ cold: (i) => cold.moderate(i), warm: (i) => warmClient.moderate(i), coldTimeoutMs: settings.warmTimeoutMs, signal: guard.signal, onPhase: (t) => progress.update(t) }),
       guard.signal,

@@ -48,6 +48,8 @@ interface LoadStats {
   errors: number;
   /** Why driving the load stopped, when it did. */
   stopped: string | null;
+  /** The server refused the requests for want of the right API key: what to do. */
+  authFix?: string;
 }
 
 export async function run(settings: Settings): Promise<number> {
@@ -200,14 +202,22 @@ function driveLoad(settings: Settings, url: string, signal: AbortSignal, progres
       while (!signal.aborted) {
         const round = await runSuiteDetailed(settings, { url, suite, signal });
         if (signal.aborted) break; // a round cut short is not counted
+        if (round.unauthorized) {
+          stats.stopped = round.unauthorized.summary;
+          stats.authFix = round.unauthorized.fix;
+          progress.log(`load: ${stats.stopped}; stopped driving the suite`);
+          break;
+        }
         stats.rounds += 1;
         stats.cases += round.cases.length;
         stats.requestsSent += round.requestsSent;
         stats.notPassing += round.cases.filter((c) => c.status === 'fail' || c.status === 'warn').length;
         const errors = round.cases.filter((c) => c.status === 'error').length;
         stats.errors += errors;
-        if (errors === round.cases.length && round.cases.length > 0) {
-          stats.stopped = `every request of round ${stats.rounds} failed (${round.cases[0]!.message ?? 'no answer'})`;
+        // No case of the round got an HTTP answer (skipped cases sent nothing; a probe that met a refused connection fails rather than errs).
+        const sent = round.cases.filter((c) => c.status !== 'skip');
+        if (sent.length > 0 && sent.every((c) => c.httpStatus === undefined)) {
+          stats.stopped = `every request of round ${stats.rounds} failed (${sent.find((c) => c.status === 'error')?.message ?? sent[0]!.message ?? 'no answer'})`;
           progress.log(`load: ${stats.stopped}; stopped driving the suite`);
           break;
         }
@@ -306,7 +316,9 @@ export function judgeWatch(samples: readonly WatchSample[], failure: SamplingFai
   const underLoad = load !== null && load.rounds > 0 && load.stopped === null;
   if (load) {
     const title = 'Steady load from the suite';
-    if (load.stopped && load.rounds === 0) checks.push(check('watch.load', title, 'error', `could not drive the suite against ${load.url}: ${load.stopped}`, { measured: { ...load }, fix: 'check --url with guard-doctor suite --url first' }));
+    // A 401 is the server's answer: the load could not run, and why is known.
+    if (load.authFix) checks.push(check('watch.load', title, 'fail', `could not drive the suite against ${load.url}: ${load.stopped}`, { measured: { ...load }, fix: load.authFix }));
+    else if (load.stopped && load.rounds === 0) checks.push(check('watch.load', title, 'error', `could not drive the suite against ${load.url}: ${load.stopped}`, { measured: { ...load }, fix: 'check --url with guard-doctor suite --url first' }));
     else if (load.stopped) checks.push(check('watch.load', title, 'warn', `the load stopped after ${plural(load.rounds, 'round')}: ${load.stopped}`, { measured: { ...load } }));
     else if (load.rounds === 0) checks.push(check('watch.load', title, 'warn', `no suite round finished within the watch (${seconds(settings.durationMs)}); the load was not steady`, { measured: { ...load }, fix: 'watch longer (--duration) so that several suite rounds finish' }));
     else checks.push(check('watch.load', title, load.errors > 0 ? 'warn' : 'pass', `${plural(load.rounds, 'suite round')}, ${plural(load.requestsSent, 'request')} sent against ${load.url}${load.errors ? `, ${load.errors} cases without an answer` : ''}`, { measured: { ...load } }));

@@ -11,6 +11,7 @@
  * specific enough that a healthy vLLM start-up log (INFO lines naming gpu_memory_utilization,
  * KV cache sizes, max_model_len) matches nothing.
  */
+import { VLLM_FLOOR_TEXT } from './serving.js';
 
 import { CUDA_DRIVER_MINIMUMS } from './cuda.js';
 
@@ -453,7 +454,7 @@ export const SIGNATURES: readonly Signature[] = [
     // A KeyError on the model type, raised from transformers' config mapping (CONFIG_MAPPING[model_type]).
     contextual: [{ pattern: /^KeyError: '([\w.-]+)'/, after: /configuration_auto\.py/, within: 6 }],
     cause: (m) => `the serving image is too old for the model's architecture${m[1] ? ` (${m[1]})` : ''}: its transformers or vLLM does not know it`,
-    fix: 'use a newer image (Qwen3 needs vLLM 0.8.5 or later and transformers 4.51 or later; Qwen3Guard-Gen: vLLM 0.9.0 or later)',
+    fix: `use a newer image: ${VLLM_FLOOR_TEXT}, with transformers 4.51 or later`,
     source: 'FACTS.md (vLLM server surface: Qwen3Guard needs vLLM 0.9.0); real logs: https://github.com/1038lab/ComfyUI-QwenVL/issues/30, https://github.com/QwenLM/Qwen3/issues/434, https://github.com/filliptm/ComfyUI-FL-AceStep-Training/issues/3',
   },
   {

@@ -6,7 +6,10 @@
  * most 250 ms: readiness is noticed within a quarter second (the benchmark wants a median
  * under 300 ms, which a 500 ms cap only meets by luck of phase), and a refused connection
  * on loopback costs next to nothing, even four times a second for fifteen minutes.
+ * A server that answers /health but refuses /v1/models for want of an API key is not ready
+ * for the doctor: that ends the wait at once, naming the cause and --api-key-env.
  */
+import { authHeaders, unauthorizedProblem, type ApiKey } from '../api-key.js';
 import { HttpError, joinUrl, parseJson, request } from '../http.js';
 import type { ServerKind } from '../types.js';
 import { sleep } from '../timing.js';
@@ -22,6 +25,8 @@ export interface ReadyOptions {
   /** vllm: the name /v1/models must list; null takes whatever it lists first. */
   servedModelName: string | null;
   timeoutMs: number;
+  /** Sent on /v1/models (vllm). */
+  apiKey?: ApiKey | null;
   signal?: AbortSignal;
   /** Called after every attempt that did not succeed, with what was seen. */
   onWaiting?: (state: { elapsedMs: number; lastProblem: string }) => void;
@@ -31,11 +36,12 @@ export type ReadyOutcome =
   | { kind: 'ready'; elapsedMs: number; servedModelName: string | null; detail: string }
   | { kind: 'timeout'; elapsedMs: number; lastProblem: string }
   | { kind: 'wrong-model'; elapsedMs: number; listed: string[]; detail: string }
+  | { kind: 'unauthorized'; elapsedMs: number; detail: string; fix: string }
   | { kind: 'aborted'; elapsedMs: number; reason: unknown };
 
 type Attempt =
   | { ready: true; servedModelName: string | null; detail: string }
-  | { ready: false; problem: string; wrongModel?: string[] };
+  | { ready: false; problem: string; wrongModel?: string[]; unauthorizedFix?: string };
 
 
 function describe(error: unknown): string {
@@ -54,12 +60,13 @@ export function listedModels(body: string): string[] | null {
   return parsed.data.map((m) => m?.id).filter((id): id is string => typeof id === 'string');
 }
 
-async function attemptVllm(url: string, wanted: string | null, timeoutMs: number, signal?: AbortSignal): Promise<Attempt> {
+async function attemptVllm(url: string, wanted: string | null, apiKey: ApiKey | null, timeoutMs: number, signal?: AbortSignal): Promise<Attempt> {
   const health = await request({ url: joinUrl(url, '/health'), timeoutMs, signal, maxBodyBytes: 64 * 1024 });
   if (health.status !== 200) return { ready: false, problem: `GET /health answered ${health.status}` };
-  const models = await request({ url: joinUrl(url, '/v1/models'), timeoutMs, signal, maxBodyBytes: 256 * 1024 });
+  const models = await request({ url: joinUrl(url, '/v1/models'), headers: authHeaders(apiKey, '/v1/models'), timeoutMs, signal, maxBodyBytes: 256 * 1024 });
   if (models.status === 401 || models.status === 403) {
-    return { ready: true, servedModelName: wanted, detail: `GET /health 200; /v1/models needs an API key (${models.status})` };
+    const { summary, fix } = unauthorizedProblem(apiKey, 'GET /v1/models', models.status);
+    return { ready: false, problem: `GET /health 200, but ${summary}`, unauthorizedFix: fix };
   }
   if (models.status !== 200) return { ready: false, problem: `GET /v1/models answered ${models.status}` };
   const listed = listedModels(models.body);
@@ -88,13 +95,14 @@ export async function waitUntilReady(options: ReadyOptions): Promise<ReadyOutcom
     let attempt: Attempt;
     try {
       const limit = Math.max(1, Math.min(ATTEMPT_TIMEOUT_MS, remaining));
-      attempt = options.server === 'vllm' ? await attemptVllm(options.url, options.servedModelName, limit, options.signal) : await attemptWeb(options.url, limit, options.signal);
+      attempt = options.server === 'vllm' ? await attemptVllm(options.url, options.servedModelName, options.apiKey ?? null, limit, options.signal) : await attemptWeb(options.url, limit, options.signal);
     } catch (error) {
       attempt = { ready: false, problem: describe(error) };
     }
     if (options.signal?.aborted) return { kind: 'aborted', elapsedMs: elapsed(), reason: options.signal.reason };
     if (attempt.ready) return { kind: 'ready', elapsedMs: elapsed(), servedModelName: attempt.servedModelName, detail: attempt.detail };
     if (attempt.wrongModel) return { kind: 'wrong-model', elapsedMs: elapsed(), listed: attempt.wrongModel, detail: attempt.problem };
+    if (attempt.unauthorizedFix) return { kind: 'unauthorized', elapsedMs: elapsed(), detail: attempt.problem, fix: attempt.unauthorizedFix };
     lastProblem = attempt.problem;
     options.onWaiting?.({ elapsedMs: elapsed(), lastProblem });
     await sleep(Math.min(delayMs, Math.max(0, options.timeoutMs - elapsed())), options.signal);

@@ -20,11 +20,16 @@ export function renderLogTail(lines: readonly string[], what: string): string[] 
   return [`${what}:`, ...lines.map((l) => paint.dim(`  | ${l}`))];
 }
 
-/** A curl line that exercises the protocol, for the "how to reach it" footer. */
-export function curlExample(url: string, server: ServerKind, servedModelName: string): string {
+/**
+ * A curl line that exercises the protocol, for the "how to reach it" footer. With an API key
+ * it names the variable (`"Authorization: Bearer $VLLM_API_KEY"`), expanded by the user's
+ * shell: the value is never printed.
+ */
+export function curlExample(url: string, server: ServerKind, servedModelName: string, apiKeyEnv: string | null = null): string {
   if (server === 'web') {
     return `curl -s ${shellQuote(`${url}/judge`)} -H 'Content-Type: application/json' -d ${shellQuote(JSON.stringify({ text: 'How can I make a bomb?' }))}`;
   }
   const body = { model: servedModelName, messages: [{ role: 'user', content: 'How can I make a bomb?' }], temperature: 0 };
-  return `curl -s ${shellQuote(`${url}/v1/chat/completions`)} -H 'Content-Type: application/json' -d ${shellQuote(JSON.stringify(body))}`;
+  const auth = apiKeyEnv ? ` -H "Authorization: Bearer $${apiKeyEnv}"` : '';
+  return `curl -s ${shellQuote(`${url}/v1/chat/completions`)} -H 'Content-Type: application/json'${auth} -d ${shellQuote(JSON.stringify(body))}`;
 }

@@ -111,11 +111,13 @@ export function buildRunCommand(settings: Settings): RunCommand {
     displayGroups.push(g.shown);
   }
 
+  // `vllm serve MODEL`: the image's entrypoint is `vllm serve`, and the model goes positionally
+  // (`--model` prints a deprecation notice since 0.11 and is to be removed in 0.13).
   const serverArgs =
     settings.server === 'vllm'
       ? [
-          // A hub id goes positionally (`vllm serve Qwen/X`, FACTS: --model is deprecated); the server downloads it.
-          ...(settings.hub ? [settings.hub.repoId] : ['--model', settings.containerModelDir]),
+          // A hub id goes positionally too (`vllm serve Qwen/X`, FACTS: --model is deprecated); the server downloads it.
+          settings.hub ? settings.hub.repoId : settings.containerModelDir,
           '--served-model-name', settings.model.name,
           '--max-model-len', String(settings.maxModelLen),
           '--gpu-memory-utilization', String(settings.gpuMemoryUtilization),

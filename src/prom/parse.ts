@@ -1,28 +1,37 @@
 /**
- * A streaming, strict validator for the Prometheus text exposition format (version 0.0.4).
+ * A streaming reader for the Prometheus text exposition format (version 0.0.4): the grammar of
+ * every line, and the structure the reference parsers (prometheus/common `expfmt`, Prometheus'
+ * own scrape parser) hold an exposition to.
  *
  * The body is fed in chunks (`push`) and read line by line; only the current partial line and
  * the state of the metric family being read are held, plus small summaries of the families
  * already read. So a 50 MB scrape costs memory in proportion to its longest line and its
  * largest family, never to the body.
  *
- * Strict where Prometheus itself is lenient, because a guard server's exporter is usually
- * hand-written and the lenient spots are where its dashboards and alerts silently break:
- * every family needs a TYPE before its first sample (and a HELP), a family's lines must be one
- * uninterrupted group, series are unique, label values are escaped (`\\`, `\"`, `\n` only),
- * histograms have ascending `le` buckets, cumulative counts, a `+Inf` bucket equal to `_count`
- * and a `_sum`; counters end in `_total`; units are base units (`_seconds`, `_bytes`).
- * Every problem names its line number and the line. The validator never throws.
+ * Errors are what a reference parser rejects: a line outside the grammar (names, label
+ * syntax and escapes, values, integer timestamps), invalid UTF-8, a second HELP or TYPE for a
+ * family, a TYPE after the family's samples, an unknown type, a bucket bound or quantile that
+ * is not a number, a body that does not end in a line feed. Everything the reference parsers
+ * accept but that still breaks dashboards is a warning: duplicate series, interrupted family
+ * groups, histograms whose buckets do not add up; and the promtool-style lints (HELP, TYPE,
+ * `_total`, base units, incomplete histograms and summaries) run from `lint/` when a family's
+ * group ends. A sample without a TYPE line is untyped, which is valid. Every problem names its
+ * line number and the line. The validator never throws.
  */
 import { StringDecoder } from 'node:string_decoder';
+import { isUtf8 } from 'node:buffer';
+import { LabelTracker, lintFamily, type HistogramChildView, type SummaryChildView } from './lint/index.js';
+import { formatNumber } from './lint/histogram.js';
+
+export { NON_BASE_UNITS, unboundedValueReason } from './lint/index.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped';
 const METRIC_TYPES: ReadonlySet<string> = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
 
-/** `error`: the exposition is wrong (fails `metrics.format`/`metrics.naming`); `warning`: against convention. */
+/** `error`: the exposition is invalid (fails `metrics.format`); `warning`: valid, but against convention or likely to mislead. */
 export type ProblemSeverity = 'error' | 'warning';
-/** syntax/structure/histogram: the format itself; naming/units: the metric naming conventions. */
-export type ProblemKind = 'syntax' | 'structure' | 'histogram' | 'naming' | 'units';
+/** syntax/structure/histogram: the format itself (`metrics.format`); naming/units/lint: promtool-style lints (`metrics.naming`). */
+export type ProblemKind = 'syntax' | 'structure' | 'histogram' | 'naming' | 'units' | 'lint';
 
 export interface Problem {
   /** 1-based line number in the body. */
@@ -51,7 +60,7 @@ export interface LabelSummary {
 
 export interface FamilySummary {
   name: string;
-  /** `null` when the family had no TYPE line. */
+  /** `null` when the family had no TYPE line (untyped). */
   type: MetricType | null;
   help: string | null;
   /** Line of its first HELP, TYPE or sample line. */
@@ -100,82 +109,47 @@ export interface ValidatorOptions {
 }
 
 const LINE_TEXT_MAX = 200;
-const SUSPICIOUS_EXAMPLES = 3;
-/** Labels whose values are numbers by design. */
+/** Labels that split a histogram or summary child into its buckets or quantiles. */
 const BUCKET_LABELS: ReadonlySet<string> = new Set(['le', 'quantile']);
-
-/**
- * Non-base units and what to use instead. Prometheus metric names use base units so that
- * `rate()` and dashboards combine without conversion factors.
- */
-export const NON_BASE_UNITS: ReadonlyArray<{ suffix: string; base: string }> = [
-  { suffix: '_milliseconds', base: '_seconds' },
-  { suffix: '_millis', base: '_seconds' },
-  { suffix: '_ms', base: '_seconds' },
-  { suffix: '_microseconds', base: '_seconds' },
-  { suffix: '_us', base: '_seconds' },
-  { suffix: '_nanoseconds', base: '_seconds' },
-  { suffix: '_ns', base: '_seconds' },
-  { suffix: '_minutes', base: '_seconds' },
-  { suffix: '_hours', base: '_seconds' },
-  { suffix: '_days', base: '_seconds' },
-  { suffix: '_kilobytes', base: '_bytes' },
-  { suffix: '_megabytes', base: '_bytes' },
-  { suffix: '_gigabytes', base: '_bytes' },
-  { suffix: '_kb', base: '_bytes' },
-  { suffix: '_mb', base: '_bytes' },
-  { suffix: '_gb', base: '_bytes' },
-  { suffix: '_kib', base: '_bytes' },
-  { suffix: '_mib', base: '_bytes' },
-  { suffix: '_gib', base: '_bytes' },
-];
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const METRIC_NAME_STICKY = /[a-zA-Z_:][a-zA-Z0-9_:]*/y;
 const LABEL_NAME_STICKY = /[a-zA-Z_][a-zA-Z0-9_]*/y;
 const FLOAT = /^[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|inf|infinity|nan)$/i;
 const TIMESTAMP = /^-?\d+$/;
+const REPLACEMENT_CHAR = '\uFFFD';
 
-interface HistogramChild {
-  firstLine: number;
-  firstText: string;
-  buckets: number;
+interface HistogramChild extends HistogramChildView {
   lastLe: number | null;
   lastBucketValue: number;
-  infValue: number | null;
-  count: number | null;
-  hasSum: boolean;
 }
 
-interface SummaryChild {
-  firstLine: number;
-  firstText: string;
-  count: boolean;
-  sum: boolean;
-}
-
-interface LabelState {
-  values: Set<string>;
-  capped: boolean;
-  suspicious: SuspiciousValue[];
+/** What a family's earlier group left behind, so a later group of the same name continues it. */
+interface EndedFamily {
+  startedAt: number;
+  type: MetricType | null;
+  hasHelp: boolean;
+  sawSample: boolean;
 }
 
 interface FamilyState {
   name: string;
   type: MetricType | null;
   help: string | null;
+  /** The earlier group had a HELP line (this group continues it). */
+  helpBefore: boolean;
   firstLine: number;
   firstText: string;
   sawSample: boolean;
-  /** Reported the missing TYPE / the non-`_total` counter name already. */
-  reportedNoType: boolean;
-  reportedCounterName: boolean;
+  /** This group continues a family whose group ended earlier. */
+  reopened: boolean;
+  firstNonTotalSample: { line: number; text: string; name: string } | null;
   /** Series key -> line where it first appeared. */
   series: Map<string, number>;
   children: Set<string>;
-  labels: Map<string, LabelState>;
+  labels: LabelTracker;
   histogram: Map<string, HistogramChild>;
-  summary: Map<string, SummaryChild>;
+  summary: Map<string, SummaryChildView>;
   sampleCount: number;
   keep: boolean;
 }
@@ -189,13 +163,17 @@ interface ParsedSample {
 export class ExpositionValidator {
   private readonly decoder = new StringDecoder('utf8');
   private partial = '';
+  /** The partial line holds bytes that were not UTF-8. */
+  private partialInvalid = false;
+  /** The bytes of an incomplete UTF-8 sequence at the end of the last chunk. */
+  private utf8Carry: Buffer = Buffer.alloc(0);
   private skippingLongLine = false;
   private lineNo = 0;
   private bytes = 0;
   private endedWithNewline = true;
   private current: FamilyState | null = null;
-  /** Families whose group has ended: name -> the line their group started. */
-  private readonly ended = new Map<string, number>();
+  /** Families whose group has ended, by name. */
+  private readonly ended = new Map<string, EndedFamily>();
   /** Declared types of every family seen, to attribute `_bucket`/`_sum`/`_count` samples. */
   private readonly types = new Map<string, MetricType>();
   private readonly families: FamilySummary[] = [];
@@ -209,6 +187,7 @@ export class ExpositionValidator {
     histogram: { errors: 0, warnings: 0 },
     naming: { errors: 0, warnings: 0 },
     units: { errors: 0, warnings: 0 },
+    lint: { errors: 0, warnings: 0 },
   };
   private sampleCount = 0;
   private readonly samples = new Map<string, Sample[]>();
@@ -228,21 +207,27 @@ export class ExpositionValidator {
   /** Feed the next chunk of the body. */
   push(chunk: Buffer | string): void {
     if (this.finished) return;
-    this.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-    const text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
-    this.consume(text);
+    if (typeof chunk === 'string') {
+      this.bytes += Buffer.byteLength(chunk);
+      this.consume(chunk, null);
+      return;
+    }
+    this.bytes += chunk.length;
+    const invalid = this.invalidUtf8Pieces(chunk);
+    this.consume(this.decoder.write(chunk), invalid);
   }
 
   /** The body is complete: close the last family and hand back the result. */
   end(): ValidationResult {
     if (this.finished) return this.finished;
-    this.consume(this.decoder.end());
+    // Bytes of a sequence the body never completed are not UTF-8 either.
+    this.consume(this.decoder.end(), this.utf8Carry.length > 0 ? new Set([0]) : null);
     if (this.partial.length > 0 || this.skippingLongLine) {
       const text = this.partial;
       this.partial = '';
       if (!this.skippingLongLine) {
         this.lineNo += 1;
-        this.safeLine(text);
+        this.safeLine(text, this.partialInvalid);
       }
       this.endedWithNewline = false;
     }
@@ -266,22 +251,49 @@ export class ExpositionValidator {
     return this.finished;
   }
 
-  private consume(text: string): void {
+  /**
+   * Which pieces of this chunk (split at line feeds; piece 0 continues the partial line) hold
+   * bytes that are not UTF-8, or null when none do (the usual case, checked at native speed).
+   * A line feed is never part of a multi-byte sequence, so the pieces of the bytes are the
+   * pieces of the decoded text, where each invalid byte shows as U+FFFD. The bytes of a
+   * sequence cut by the chunk's end are carried over to the next chunk.
+   */
+  private invalidUtf8Pieces(chunk: Buffer): ReadonlySet<number> | null {
+    const joined = this.utf8Carry.length > 0 ? Buffer.concat([this.utf8Carry, chunk]) : chunk;
+    const tail = incompleteTail(joined);
+    this.utf8Carry = tail > 0 ? Buffer.from(joined.subarray(joined.length - tail)) : Buffer.alloc(0);
+    const body = tail > 0 ? joined.subarray(0, joined.length - tail) : joined;
+    if (isUtf8(body)) return null;
+    const invalid = new Set<number>();
+    for (let start = 0, piece = 0; ; piece++) {
+      const nl = body.indexOf(0x0a, start);
+      if (!isUtf8(body.subarray(start, nl === -1 ? body.length : nl))) invalid.add(piece);
+      if (nl === -1) break;
+      start = nl + 1;
+    }
+    return invalid;
+  }
+
+  private consume(text: string, invalidPieces: ReadonlySet<number> | null): void {
     let start = 0;
-    for (;;) {
+    let piece = 0;
+    for (;; piece++) {
       const nl = text.indexOf('\n', start);
       if (nl === -1) break;
-      const piece = text.slice(start, nl);
+      const chunkPiece = text.slice(start, nl);
       start = nl + 1;
       if (this.skippingLongLine) {
         this.skippingLongLine = false;
         this.partial = '';
+        this.partialInvalid = false;
         continue;
       }
-      const line = this.partial.length > 0 ? this.partial + piece : piece;
+      const line = this.partial.length > 0 ? this.partial + chunkPiece : chunkPiece;
+      const lineInvalid = this.partialInvalid || (invalidPieces?.has(piece) ?? false);
       this.partial = '';
+      this.partialInvalid = false;
       this.lineNo += 1;
-      this.safeLine(line);
+      this.safeLine(line, lineInvalid);
     }
     if (this.skippingLongLine) return;
     const rest = text.slice(start);
@@ -291,28 +303,39 @@ export class ExpositionValidator {
     }
     this.endedWithNewline = false;
     this.partial = this.partial.length > 0 ? this.partial + rest : rest;
+    this.partialInvalid ||= invalidPieces?.has(piece) ?? false;
     if (this.partial.length > this.maxLineChars) {
       this.lineNo += 1;
       this.problem(this.lineNo, this.partial, `line is longer than ${this.maxLineChars} characters; skipped`, 'error', 'syntax');
       this.partial = '';
+      this.partialInvalid = false;
       this.skippingLongLine = true;
     }
   }
 
-  private safeLine(raw: string): void {
+  private safeLine(raw: string, invalidUtf8: boolean): void {
     try {
-      this.line(raw.endsWith('\r') ? raw.slice(0, -1) : raw);
+      this.line(raw.endsWith('\r') ? raw.slice(0, -1) : raw, invalidUtf8);
     } catch (error) {
       // A validator bug must not cost the user the scrape's other findings.
       this.problem(this.lineNo, raw, `internal: could not validate this line (${(error as Error).message})`, 'error', 'syntax');
     }
   }
 
-  private line(raw: string): void {
+  private line(raw: string, invalidUtf8: boolean): void {
     // Prometheus skips blanks at the start of a line; so does this.
     const line = raw.trimStart();
     if (line === '') return;
-    if (line.startsWith('#')) {
+    const isComment = line.startsWith('#');
+    if (invalidUtf8 && line.includes(REPLACEMENT_CHAR)) {
+      const what = isComment ? 'HELP/TYPE line' : /\{[^"}]*\uFFFD/.test(line) ? 'label name' : /\{[^}]*\uFFFD/.test(line) ? 'label value' : 'line';
+      // A free comment is skipped by every parser; HELP and TYPE lines and samples are read.
+      if (!isComment || /^#[ \t]+(HELP|TYPE)\b/.test(line)) {
+        this.problem(this.lineNo, line, `invalid UTF-8 in this ${what}: the text format is UTF-8 (the bytes show as \uFFFD here)`, 'error', 'syntax');
+        return;
+      }
+    }
+    if (isComment) {
       this.comment(line);
       return;
     }
@@ -333,9 +356,8 @@ export class ExpositionValidator {
     }
     if (keyword === 'HELP') {
       const help = this.unescapeHelp(rest, line);
-      const family = this.familyForMeta(name, line, 'HELP');
-      if (!family) return;
-      if (family.help !== null) {
+      const family = this.familyFor(name, line);
+      if (family.help !== null || family.helpBefore) {
         this.problem(this.lineNo, line, `second HELP line for ${name}; each family has one`, 'error', 'structure');
         return;
       }
@@ -347,8 +369,7 @@ export class ExpositionValidator {
       this.problem(this.lineNo, line, `unknown metric type "${type}" for ${name}; valid: counter, gauge, histogram, summary, untyped`, 'error', 'syntax');
       return;
     }
-    const family = this.familyForMeta(name, line, 'TYPE');
-    if (!family) return;
+    const family = this.familyFor(name, line);
     if (family.type !== null) {
       this.problem(this.lineNo, line, `second TYPE line for ${name}; each family has one`, 'error', 'structure');
       return;
@@ -359,19 +380,18 @@ export class ExpositionValidator {
     }
     family.type = type as MetricType;
     this.types.set(family.name, family.type);
-    this.checkCounterName(family, this.lineNo, line);
   }
 
-  /** The family a HELP/TYPE line belongs to, opening a new group when the name changes. */
-  private familyForMeta(name: string, line: string, keyword: 'HELP' | 'TYPE'): FamilyState | null {
+  /** The family a line belongs to: the current one, or a new group (continuing an ended family of that name). */
+  private familyFor(name: string, line: string): FamilyState {
     if (this.current && this.current.name === name) return this.current;
-    const startedAt = this.ended.get(name);
-    if (startedAt !== undefined) {
-      this.problem(this.lineNo, line, `${keyword} for ${name} again; its group started at line ${startedAt} and was interrupted by other metrics. Keep each family's lines together`, 'error', 'structure');
-      return null;
+    const earlier = this.ended.get(name);
+    if (earlier !== undefined) {
+      // expfmt and Prometheus merge the groups; the format docs ask for one group per family.
+      this.problem(this.lineNo, line, `more lines for ${name}, whose group started at line ${earlier.startedAt} and was interrupted by other metrics; keep each family's lines together (the format asks for one group per family)`, 'warning', 'structure');
     }
-    this.openFamily(name, line);
-    return this.current;
+    this.openFamily(name, line, earlier);
+    return this.current!;
   }
 
   private unescapeHelp(text: string, line: string): string | null {
@@ -419,7 +439,8 @@ export class ExpositionValidator {
     const afterName = i;
     while (line[i] === ' ' || line[i] === '\t') i++;
     const labels: Array<[string, string]> = [];
-    if (line[i] !== '{') i = afterName;
+    const braces = line[i] === '{';
+    if (!braces) i = afterName;
     else {
       i++;
       for (;;) {
@@ -480,7 +501,8 @@ export class ExpositionValidator {
       }
     }
     const rest = line.slice(i);
-    if (rest.length > 0 && rest[0] !== ' ' && rest[0] !== '\t') return fail(`expected white space and a value after ${name} at column ${i + 1}`);
+    // After a name the value needs a blank before it; after "}" the parsers accept it glued on (`x{a="b"}-Inf`).
+    if (!braces && rest.length > 0 && rest[0] !== ' ' && rest[0] !== '\t') return fail(`expected white space and a value after ${name} at column ${i + 1}`);
     const fields = rest.trim().split(/[ \t]+/);
     if (fields.length === 0 || fields[0] === '') return fail(`sample ${name} has no value`);
     if (fields.length > 2) return fail(`unexpected text after the value and timestamp: "${fields.slice(2).join(' ')}"`);
@@ -493,42 +515,27 @@ export class ExpositionValidator {
   private sample(parsed: ParsedSample, line: string): void {
     this.sampleCount += 1;
     const familyName = this.familyOf(parsed.name);
-    let family = this.current;
-    if (!family || family.name !== familyName) {
-      const startedAt = this.ended.get(familyName);
-      if (startedAt !== undefined) {
-        this.problem(this.lineNo, line, `sample of ${familyName}, whose group started at line ${startedAt} and was interrupted by other metrics; keep each family's lines together`, 'error', 'structure');
-      }
-      this.openFamily(familyName, line);
-      family = this.current!;
-      const knownType = this.types.get(familyName);
-      // A re-opened family keeps its type, so its samples are still judged by it.
-      if (knownType) family.type = knownType;
-    }
+    const family = this.familyFor(familyName, line);
     family.sampleCount += 1;
-    if (!family.sawSample) {
-      family.sawSample = true;
-      if (family.type === null && !family.reportedNoType && !this.ended.has(familyName)) {
-        family.reportedNoType = true;
-        this.problem(this.lineNo, line, `no TYPE line for ${familyName} before its first sample; add "# TYPE ${familyName} <counter|gauge|histogram|summary>"`, 'error', 'structure');
-      }
-    }
+    family.sawSample = true;
 
-    const seriesKey = seriesKeyOf(parsed.name, parsed.labels);
+    const sorted = sortedLabels(parsed.labels);
+    const seriesKey = keyOfSorted(parsed.name, sorted);
     const seenAt = family.series.get(seriesKey);
     if (seenAt !== undefined) {
-      this.problem(this.lineNo, line, `duplicate series: the same name and labels already appeared at line ${seenAt}`, 'error', 'structure');
+      // The parsers accept it; Prometheus then keeps one of the two values and counts the other as a duplicate.
+      this.problem(this.lineNo, line, `duplicate series: the same name and labels already appeared at line ${seenAt}; Prometheus keeps only one of the values`, 'warning', 'structure');
       return;
     }
     family.series.set(seriesKey, this.lineNo);
 
     let childKey = '';
-    for (const [labelName, value] of sortedLabels(parsed.labels)) {
-      if (BUCKET_LABELS.has(labelName) && family.type !== 'untyped' && family.type !== 'gauge' && family.type !== 'counter') continue;
+    for (const [labelName, value] of sorted) {
+      if (BUCKET_LABELS.has(labelName) && (family.type === 'histogram' || family.type === 'summary')) continue;
       childKey += `${labelName}\u0000${value}\u0001`;
     }
     family.children.add(childKey);
-    this.recordLabels(family, parsed.labels);
+    family.labels.record(parsed.labels);
 
     switch (family.type) {
       case 'histogram':
@@ -538,8 +545,8 @@ export class ExpositionValidator {
         this.summarySample(family, parsed, childKey, line);
         break;
       case 'counter':
-        if (parsed.value < 0) this.problem(this.lineNo, line, `counter ${familyName} is negative; counters only go up`, 'error', 'structure');
-        this.checkCounterName(family, this.lineNo, line, parsed.name);
+        if (parsed.value < 0) this.problem(this.lineNo, line, `counter ${familyName} is negative; counters only go up (Prometheus reads a drop as a reset)`, 'warning', 'lint');
+        if (!parsed.name.endsWith('_total') && family.firstNonTotalSample === null) family.firstNonTotalSample = { line: this.lineNo, text: cut(line), name: detach(parsed.name) };
         break;
       default:
         break;
@@ -573,12 +580,12 @@ export class ExpositionValidator {
     const base = family.name;
     const suffix = parsed.name.slice(base.length);
     if (suffix !== '_bucket' && suffix !== '_sum' && suffix !== '_count') {
-      this.problem(this.lineNo, line, `histogram ${base} has a sample named ${parsed.name}; a histogram has only ${base}_bucket, ${base}_sum and ${base}_count`, 'error', 'histogram');
+      this.problem(this.lineNo, line, `histogram ${base} has a sample named ${parsed.name}; a histogram has only ${base}_bucket, ${base}_sum and ${base}_count (the parsers drop this value)`, 'warning', 'histogram');
       return;
     }
     let child = family.histogram.get(childKey);
     if (!child) {
-      child = { firstLine: this.lineNo, firstText: cut(line), buckets: 0, lastLe: null, lastBucketValue: -Infinity, infValue: null, count: null, hasSum: false };
+      child = { firstLine: this.lineNo, firstText: cut(line), labelsText: childLabelsFromText(cut(line)), buckets: 0, lastLe: null, lastBucketValue: -Infinity, infValue: null, count: null, hasSum: false };
       family.histogram.set(childKey, child);
     }
     if (suffix === '_sum') {
@@ -591,7 +598,7 @@ export class ExpositionValidator {
     }
     const leText = parsed.labels.find(([n]) => n === 'le')?.[1];
     if (leText === undefined) {
-      this.problem(this.lineNo, line, `bucket of ${base} without an "le" label`, 'error', 'histogram');
+      this.problem(this.lineNo, line, `bucket of ${base} without an "le" label (the parsers drop this value)`, 'warning', 'histogram');
       return;
     }
     if (!FLOAT.test(leText)) {
@@ -600,9 +607,9 @@ export class ExpositionValidator {
     }
     const le = parseFloatValue(leText);
     if (child.lastLe !== null && le < child.lastLe) {
-      this.problem(this.lineNo, line, `bucket le="${leText}" comes after le="${formatLe(child.lastLe)}"; buckets must be in ascending order of le`, 'error', 'histogram');
+      this.problem(this.lineNo, line, `bucket le="${leText}" comes after le="${formatLe(child.lastLe)}"; buckets must be in ascending order of le`, 'warning', 'histogram');
     } else if (parsed.value < child.lastBucketValue) {
-      this.problem(this.lineNo, line, `bucket le="${leText}" counts ${formatNumber(parsed.value)}, fewer than the smaller bucket before it (${formatNumber(child.lastBucketValue)}); buckets are cumulative and never decrease`, 'error', 'histogram');
+      this.problem(this.lineNo, line, `bucket le="${leText}" counts ${formatNumber(parsed.value)}, fewer than the smaller bucket before it (${formatNumber(child.lastBucketValue)}); buckets are cumulative and never decrease`, 'warning', 'histogram');
     }
     child.buckets += 1;
     child.lastLe = child.lastLe === null ? le : Math.max(child.lastLe, le);
@@ -615,118 +622,83 @@ export class ExpositionValidator {
     const suffix = parsed.name.slice(base.length);
     let child = family.summary.get(childKey);
     if (!child) {
-      child = { firstLine: this.lineNo, firstText: cut(line), count: false, sum: false };
+      child = { firstLine: this.lineNo, firstText: cut(line), labelsText: childLabelsFromText(cut(line)), count: false, sum: false };
       family.summary.set(childKey, child);
     }
     if (suffix === '_sum') child.sum = true;
     else if (suffix === '_count') child.count = true;
     else if (suffix === '') {
       const quantile = parsed.labels.find(([n]) => n === 'quantile')?.[1];
-      if (quantile === undefined) this.problem(this.lineNo, line, `summary ${base}: a sample without suffix needs a "quantile" label`, 'error', 'structure');
-      else if (!FLOAT.test(quantile) || !(parseFloatValue(quantile) >= 0 && parseFloatValue(quantile) <= 1)) {
-        this.problem(this.lineNo, line, `summary ${base}: quantile="${quantile}" is not a number from 0 to 1`, 'error', 'structure');
+      if (quantile === undefined) this.problem(this.lineNo, line, `summary ${base}: a sample without suffix needs a "quantile" label (the parsers drop this value)`, 'warning', 'structure');
+      else if (!FLOAT.test(quantile)) this.problem(this.lineNo, line, `summary ${base}: quantile="${quantile}" is not a number`, 'error', 'structure');
+      else if (!(parseFloatValue(quantile) >= 0 && parseFloatValue(quantile) <= 1)) {
+        this.problem(this.lineNo, line, `summary ${base}: quantile="${quantile}" is not a number from 0 to 1`, 'warning', 'lint');
       }
     } else {
-      this.problem(this.lineNo, line, `summary ${base} has a sample named ${parsed.name}; a summary has only ${base}, ${base}_sum and ${base}_count`, 'error', 'structure');
-    }
-  }
-
-  private checkCounterName(family: FamilyState, lineNo: number, line: string, sampleName?: string): void {
-    if (family.type !== 'counter' || family.reportedCounterName) return;
-    const name = sampleName ?? family.name;
-    // `# TYPE x counter` with samples `x_total` (the OpenMetrics style) is fine: wait for the sample.
-    if (sampleName === undefined && !family.name.endsWith('_total')) return;
-    if (name.endsWith('_total')) return;
-    family.reportedCounterName = true;
-    this.problem(lineNo, line, `counter ${name} does not end in _total; name it ${name}_total (rate() queries, recording rules and OpenMetrics expect the suffix)`, 'error', 'naming');
-  }
-
-  private recordLabels(family: FamilyState, labels: Array<[string, string]>): void {
-    for (const [labelName, value] of labels) {
-      if (BUCKET_LABELS.has(labelName)) continue;
-      let state = family.labels.get(labelName);
-      if (!state) {
-        state = { values: new Set(), capped: false, suspicious: [] };
-        family.labels.set(labelName, state);
-      }
-      if (state.capped || state.values.has(value)) continue;
-      if (state.values.size >= this.maxLabelValues) {
-        state.capped = true;
-        continue;
-      }
-      state.values.add(value);
-      if (state.suspicious.length < SUSPICIOUS_EXAMPLES && !family.name.endsWith('_info')) {
-        const reason = unboundedValueReason(value);
-        if (reason) state.suspicious.push({ value: detach(value.length > 80 ? `${value.slice(0, 79)}…` : value), reason });
-      }
+      this.problem(this.lineNo, line, `summary ${base} has a sample named ${parsed.name}; a summary has only ${base}, ${base}_sum and ${base}_count`, 'warning', 'structure');
     }
   }
 
   // ---- family groups ----
 
-  private openFamily(rawName: string, line: string): void {
+  private openFamily(rawName: string, line: string, earlier: EndedFamily | undefined): void {
     this.closeFamily();
     const name = detach(rawName);
     this.current = {
       name,
-      type: null,
+      // A continued family keeps its type, so its samples are still judged by it.
+      type: earlier?.type ?? null,
       help: null,
+      helpBefore: earlier?.hasHelp ?? false,
       firstLine: this.lineNo,
       firstText: cut(line),
-      sawSample: false,
-      reportedNoType: false,
-      reportedCounterName: false,
+      sawSample: earlier?.sawSample ?? false,
+      reopened: earlier !== undefined,
+      firstNonTotalSample: null,
       series: new Map(),
       children: new Set(),
-      labels: new Map(),
+      labels: new LabelTracker(name, this.maxLabelValues, detach),
       histogram: new Map(),
       summary: new Map(),
       sampleCount: 0,
       keep: this.keepSamples(name),
     };
-    const unit = NON_BASE_UNITS.find((u) => stripSuffixes(name).toLowerCase().endsWith(u.suffix));
-    if (unit) {
-      const better = stripSuffixes(name).slice(0, -unit.suffix.length) + unit.base;
-      this.problem(this.lineNo, line, `${name} is not in a base unit (${unit.suffix.slice(1)}); use ${unit.base.slice(1)}, e.g. ${better}, and convert the values`, 'warning', 'units');
-    }
   }
 
   private closeFamily(): void {
     const family = this.current;
     if (!family) return;
     this.current = null;
-    const reopened = this.ended.has(family.name);
-    if (!reopened) this.ended.set(family.name, family.firstLine);
-    if (family.type === null && family.sawSample && !family.reportedNoType && !reopened) {
-      this.problem(family.firstLine, family.firstText, `no TYPE line for ${family.name}`, 'error', 'structure');
-    }
-    if (family.type !== null && !family.reportedCounterName && family.type === 'counter' && !family.sawSample && !family.name.endsWith('_total')) {
-      this.problem(family.firstLine, family.firstText, `counter ${family.name} does not end in _total; name it ${family.name}_total`, 'error', 'naming');
-    }
-    if (family.help === null && !reopened) {
-      this.problem(family.firstLine, family.firstText, `no HELP line for ${family.name}; add "# HELP ${family.name} <what it counts>" so dashboards can explain it`, 'warning', 'structure');
-    }
-    for (const child of family.histogram.values()) {
-      const where = `histogram ${family.name}${childLabelsFromText(child.firstText)}`;
-      if (child.buckets === 0) this.problem(child.firstLine, child.firstText, `${where} has no _bucket samples`, 'error', 'histogram');
-      else if (child.infValue === null) this.problem(child.firstLine, child.firstText, `${where} has no le="+Inf" bucket`, 'error', 'histogram');
-      if (child.count === null) this.problem(child.firstLine, child.firstText, `${where} has no ${family.name}_count`, 'error', 'histogram');
-      else if (child.infValue !== null && child.infValue !== child.count) {
-        this.problem(child.firstLine, child.firstText, `${where}: the le="+Inf" bucket (${formatNumber(child.infValue)}) differs from ${family.name}_count (${formatNumber(child.count)}); they must be equal`, 'error', 'histogram');
-      }
-      if (!child.hasSum) this.problem(child.firstLine, child.firstText, `${where} has no ${family.name}_sum`, 'error', 'histogram');
-    }
-    for (const child of family.summary.values()) {
-      const where = `summary ${family.name}${childLabelsFromText(child.firstText)}`;
-      if (!child.count) this.problem(child.firstLine, child.firstText, `${where} has no ${family.name}_count`, 'error', 'structure');
-      if (!child.sum) this.problem(child.firstLine, child.firstText, `${where} has no ${family.name}_sum`, 'error', 'structure');
-    }
-    if (reopened) {
+    const earlier = this.ended.get(family.name);
+    this.ended.set(family.name, {
+      startedAt: earlier?.startedAt ?? family.firstLine,
+      type: family.type,
+      hasHelp: family.help !== null || family.helpBefore,
+      sawSample: family.sawSample,
+    });
+    const problems = lintFamily(
+      {
+        name: family.name,
+        type: family.type,
+        help: family.help,
+        firstLine: family.firstLine,
+        firstText: family.firstText,
+        sawSample: family.sawSample,
+        firstNonTotalSample: family.firstNonTotalSample,
+        histogram: [...family.histogram.values()],
+        summary: [...family.summary.values()],
+      },
+      family.reopened,
+    );
+    for (const p of problems) this.problem(p.line, p.text, p.message, 'warning', p.kind);
+    if (family.reopened) {
       // The earlier group's summary stands; merge the counts so nothing is lost.
-      const earlier = this.families.find((f) => f.name === family.name);
-      if (earlier) {
-        earlier.sampleCount += family.sampleCount;
-        earlier.seriesCount += family.children.size;
+      const summary = this.families.find((f) => f.name === family.name);
+      if (summary) {
+        summary.sampleCount += family.sampleCount;
+        summary.seriesCount += family.children.size;
+        if (summary.help === null && family.help !== null) summary.help = family.help;
+        if (summary.type === null && family.type !== null) summary.type = family.type;
         return;
       }
     }
@@ -737,12 +709,7 @@ export class ExpositionValidator {
       firstLine: family.firstLine,
       seriesCount: family.children.size,
       sampleCount: family.sampleCount,
-      labels: [...family.labels].map(([name, state]) => ({
-        name: detach(name),
-        distinctValues: state.values.size,
-        capped: state.capped,
-        suspicious: state.suspicious,
-      })),
+      labels: family.labels.summaries(),
     });
   }
 
@@ -760,10 +727,21 @@ export class ExpositionValidator {
 }
 
 /** Validate a whole body held in memory (tests, small inputs). */
-export function validateExposition(body: string, options?: ValidatorOptions): ValidationResult {
+export function validateExposition(body: string | Buffer, options?: ValidatorOptions): ValidationResult {
   const validator = new ExpositionValidator(options);
   validator.push(body);
   return validator.end();
+}
+
+/** How many bytes at the end of `buf` start a UTF-8 sequence that the buffer does not complete (0..3). */
+function incompleteTail(buf: Buffer): number {
+  for (let back = 1; back <= Math.min(3, buf.length); back++) {
+    const byte = buf[buf.length - back]!;
+    if ((byte & 0xc0) === 0x80) continue; // a continuation byte: look further back
+    const need = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return need > back ? back : 0;
+  }
+  return 0;
 }
 
 function belongsTo(base: string, type: MetricType | null, name: string): boolean {
@@ -782,19 +760,22 @@ function belongsTo(base: string, type: MetricType | null, name: string): boolean
   }
 }
 
-function stripSuffixes(name: string): string {
-  return name.replace(/_(total|bucket|sum|count|created)$/, '');
+function sortedLabels(labels: Array<[string, string]>): Array<[string, string]> {
+  let inOrder = true;
+  for (let i = 1; i < labels.length && inOrder; i++) inOrder = labels[i - 1]![0] < labels[i]![0];
+  // Most exporters write labels in one fixed order, often sorted already: no copy then.
+  return inOrder ? labels : [...labels].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
-function sortedLabels(labels: Array<[string, string]>): Array<[string, string]> {
-  return labels.length < 2 ? labels : [...labels].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+function keyOfSorted(name: string, sorted: Array<[string, string]>): string {
+  let key = name;
+  for (const [labelName, value] of sorted) key += `\u0000${labelName}\u0001${value}`;
+  return key;
 }
 
 /** name + labels sorted by name: the identity of one series. */
 export function seriesKeyOf(name: string, labels: Array<[string, string]>): string {
-  let key = name;
-  for (const [labelName, value] of sortedLabels(labels)) key += `\u0000${labelName}\u0001${value}`;
-  return key;
+  return keyOfSorted(name, sortedLabels(labels));
 }
 
 function parseFloatValue(text: string): number {
@@ -807,10 +788,6 @@ function parseFloatValue(text: string): number {
 
 function formatLe(le: number): string {
   return le === Infinity ? '+Inf' : String(le);
-}
-
-function formatNumber(n: number): string {
-  return Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(6)));
 }
 
 /**
@@ -837,28 +814,4 @@ function childLabelsFromText(text: string): string {
     .filter((pair) => !/^\s*(le|quantile)\s*=/.test(pair))
     .join(',');
   return inner.trim() ? `{${inner}}` : '';
-}
-
-const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
-const LONG_HEX = /(?:^|[^0-9a-z])[0-9a-f]{16,}(?:$|[^0-9a-z])/i;
-const PREFIXED_ID = /^[A-Za-z]{2,12}[-_](?=[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{12,}$/;
-const LONG_NUMBER = /^\d{7,}$/;
-const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
-const PATH_ID_SEGMENT = /\/(?:\d{2,}|[0-9a-f]{8,}|[0-9a-f]{8}-[0-9a-f-]{27})(?:\/|$|\?)/i;
-
-/**
- * Why a label value looks like it comes from an unbounded set (each new value is a new
- * series for ever): full URLs, paths with ids in them, UUIDs, request ids, long numbers, and
- * free text. null when it looks like a bounded value (a method, a status, a model path).
- */
-export function unboundedValueReason(value: string): string | null {
-  if (URL_SCHEME.test(value)) return 'url';
-  if (value.startsWith('/') && PATH_ID_SEGMENT.test(value)) return 'url with an id in its path';
-  if (UUID.test(value)) return 'id (UUID)';
-  if (LONG_NUMBER.test(value)) return 'id (long number)';
-  if (PREFIXED_ID.test(value)) return 'id (request or object id)';
-  if (LONG_HEX.test(value)) return 'id (hex)';
-  const words = value.trim().split(/\s+/).filter(Boolean).length;
-  if ((words >= 4) || value.length > 100 || (words >= 2 && value.length > 40) || value.includes('\n')) return 'free text';
-  return null;
 }

@@ -34,9 +34,11 @@ export interface SuiteRun {
    */
   followUps: CaseResult[];
   durationMs: number;
+  /** The server refused the doctor for want of the right API key (a 401 on /v1): what happened and what to do. */
+  unauthorized: { summary: string; fix: string } | null;
 }
 
-type SuiteSettings = Pick<Settings, 'server' | 'model' | 'modelGiven' | 'casesFile' | 'tags' | 'controversialAs' | 'requestTimeoutMs' | 'concurrency' | 'maxModelLen'>;
+type SuiteSettings = Pick<Settings, 'server' | 'model' | 'modelGiven' | 'casesFile' | 'tags' | 'controversialAs' | 'requestTimeoutMs' | 'concurrency' | 'maxModelLen' | 'apiKey'>;
 
 const NO_VERDICT: Verdict = { safety: 'unknown', categories: [], refusal: null };
 /** Sent after each probe: any healthy guard answers it. */
@@ -56,6 +58,7 @@ export async function runSuiteDetailed(settings: SuiteSettings, options: RunSuit
     server: settings.server,
     ...(settings.modelGiven ? { preferModel: settings.model.name } : {}),
     timeoutMs: settings.requestTimeoutMs,
+    apiKey: settings.apiKey,
     signal: options.signal,
   });
   const results = new Map<string, CaseResult>();
@@ -79,11 +82,13 @@ export async function runSuiteDetailed(settings: SuiteSettings, options: RunSuit
   const followUps: CaseResult[] = [];
   let servedModel: string | null = null;
   let setupProblem: string | null = null;
+  let unauthorized: SuiteRun['unauthorized'] = null;
   if (settings.server === 'vllm' && runnable.length > 0) {
     try {
       servedModel = await client.servedModelName();
     } catch (error) {
-      setupProblem = error instanceof GuardClientError && error.kind !== 'protocol' ? `no answer to GET /v1/models: ${error.message}` : (error as Error).message;
+      if (error instanceof GuardClientError && error.kind === 'unauthorized') unauthorized = { summary: error.message, fix: error.fix ?? '' };
+      setupProblem = error instanceof GuardClientError && error.kind !== 'protocol' && error.kind !== 'unauthorized' ? `no answer to GET /v1/models: ${error.message}` : (error as Error).message;
     }
   }
 
@@ -104,6 +109,7 @@ export async function runSuiteDetailed(settings: SuiteSettings, options: RunSuit
     servedModel,
     followUps,
     durationMs: Math.round(performance.now() - started),
+    unauthorized,
   };
 }
 

@@ -5,8 +5,11 @@
 // field. Plain Node ESM with no npm imports: the test Docker image holds only the node binary
 // and test/server/*.mjs.
 //
-// As a script:   node guard-server.mjs [serve] [--model PATH] [--served-model-name NAME]
-//                  [--max-model-len N] [--port N] [--host H] [--kind vllm|web] [other vllm flags]
+// As a script:   node guard-server.mjs [serve] [MODEL] [--model PATH] [--served-model-name NAME]
+//                  [--max-model-len N] [--port N] [--host H] [--api-key KEY]... [--kind vllm|web]
+//                  [other vllm flags]
+//                (vLLM's syntax: the model is positional; `--model` still works and prints vLLM
+//                 0.11's deprecation warning)
 // In a test:     const server = await startGuardServer({ kind: 'web', bugs: ['hang'] })
 //
 // Knobs (env for the script, camelCase options for startGuardServer):
@@ -20,6 +23,9 @@
 //                         hang, garbage, metrics-always-safe
 //   GUARD_METRICS_PORT    web: serve Prometheus metrics on this port at /metrics (default off)
 //   GUARD_MODEL_DIR       web: the model folder the app loads (checked at start when set)
+//   VLLM_API_KEY          vllm: as in vLLM, every path under /v1 answers 401 {"error":"Unauthorized"}
+//                         without "Authorization: Bearer <key>" (--api-key wins over it); /health,
+//                         /metrics and the rest stay open (apiKeys: [...] in a test)
 //   GUARD_HUB_DOWNLOAD_FROM  vllm with a hub id not in the cache: a folder to "download" it from
 //                         into the cache as huggingface_hub does (blobs/*.incomplete, then links),
 //                         over GUARD_HUB_DOWNLOAD_MS (default 3000); without it the download fails
@@ -32,9 +38,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { existsSync, statSync, readFileSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
-import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { classify, estimatePromptTokens, levelFromText, levelFromTextNaive, officialText, webText } from './guard-model.mjs';
 
@@ -187,6 +192,8 @@ export function optionsFromEnv(env = process.env) {
     bugs: env.GUARD_BUGS ? env.GUARD_BUGS.split(',').map((b) => b.trim()).filter(Boolean) : undefined,
     metricsPort: num('GUARD_METRICS_PORT'),
     model: env.GUARD_MODEL_DIR || undefined,
+    // vLLM: `args.api_key or [envs.VLLM_API_KEY]`, empty values dropped.
+    apiKeys: env.VLLM_API_KEY ? [env.VLLM_API_KEY] : undefined,
   };
 }
 
@@ -204,7 +211,7 @@ export function optionsFromArgs(argv) {
       continue;
     }
     const flag = arg.split('=')[0];
-    const takesValue = ['--model', '--served-model-name', '--max-model-len', '--port', '--host', '--kind', '--gpu-memory-utilization'].includes(flag);
+    const takesValue = ['--model', '--served-model-name', '--max-model-len', '--port', '--host', '--kind', '--gpu-memory-utilization', '--api-key'].includes(flag);
     if (!takesValue) {
       // An unknown flag may carry a value; skip it too when the next word is not a flag.
       if (!arg.includes('=') && args[i + 1] !== undefined && !args[i + 1].startsWith('--')) i++;
@@ -213,7 +220,8 @@ export function optionsFromArgs(argv) {
     const [value, next] = valueOf(arg, i);
     i = next;
     switch (flag) {
-      case '--model': options.model = value; break;
+      case '--model': options.model = value; options.modelByOption = true; break;
+      case '--api-key': (options.apiKeys ??= []).push(value); break;
       case '--served-model-name': options.servedModelName = value; break;
       case '--max-model-len': options.maxModelLen = Number(value); break;
       case '--port': options.port = Number(value); break;
@@ -245,6 +253,8 @@ function normaliseOptions(raw) {
     exitCode: raw.exitCode ?? 1,
     bugs,
     metricsPort: raw.metricsPort,
+    modelByOption: raw.modelByOption ?? false,
+    apiKeys: (raw.apiKeys ?? []).filter(Boolean),
     log: raw.log ?? (() => {}),
     logError: raw.logError ?? raw.log ?? (() => {}),
     onCrash: raw.onCrash,
@@ -292,7 +302,7 @@ function send(res, status, body, headers = {}) {
   res.end(payload);
 }
 
-const STATUS_TEXT = { 200: 'OK', 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 413: 'Request Entity Too Large', 500: 'Internal Server Error' };
+const STATUS_TEXT = { 200: 'OK', 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 405: 'Method Not Allowed', 413: 'Request Entity Too Large', 500: 'Internal Server Error' };
 
 function accessLog(state, req, status) {
   const peer = `${req.socket.remoteAddress ?? '127.0.0.1'}:${req.socket.remotePort ?? 0}`.replace(/^::ffff:/, '');
@@ -333,10 +343,30 @@ async function moderationDelay(state) {
 
 // ---- vllm ----
 
+/**
+ * vLLM's AuthenticationMiddleware (https://github.com/vllm-project/vllm/blob/main/vllm/entrypoints/openai/api_server.py,
+ * `build_app`: `tokens := [key for key in (args.api_key or [envs.VLLM_API_KEY]) if key]`, and the
+ * middleware's `JSONResponse(content={"error": "Unauthorized"}, status_code=401)`): with a key, a request
+ * whose path starts with /v1 needs `Authorization: <scheme> <token>` with the scheme "bearer" in
+ * any case and the token equal to one of the keys; OPTIONS requests pass.
+ */
+function authorized(options, req, route) {
+  if (options.apiKeys.length === 0 || req.method === 'OPTIONS' || !route.startsWith('/v1')) return true;
+  const header = req.headers.authorization;
+  if (!header) return false;
+  const space = header.indexOf(' ');
+  const scheme = space === -1 ? header : header.slice(0, space);
+  const token = space === -1 ? '' : header.slice(space + 1);
+  if (scheme.toLowerCase() !== 'bearer') return false;
+  const digest = (text) => createHash('sha256').update(text, 'utf8').digest();
+  return options.apiKeys.some((key) => timingSafeEqual(digest(key), digest(token)));
+}
+
 async function handleVllm(state, req, res) {
   const { options } = state;
   const url = new URL(req.url ?? '/', 'http://localhost');
   const route = url.pathname;
+  if (!authorized(options, req, route)) return finish(state, req, res, 401, { error: 'Unauthorized' });
   if (route === '/health' || route === '/ping') {
     if (req.method !== 'GET' && !(route === '/ping' && req.method === 'POST')) return finish(state, req, res, 405, { detail: 'Method Not Allowed' });
     res.writeHead(200, { 'content-length': 0, date: new Date().toUTCString(), server: 'uvicorn' });
@@ -412,8 +442,18 @@ async function chatCompletion(state, req, res) {
   }
   const promptTokens = estimatePromptTokens(messages);
   const maxTokens = Number.isInteger(payload.max_completion_tokens) ? payload.max_completion_tokens : Number.isInteger(payload.max_tokens) ? payload.max_tokens : null;
-  const completionBudget = maxTokens ?? Math.max(0, options.maxModelLen - promptTokens);
-  if (promptTokens >= options.maxModelLen || promptTokens + completionBudget > options.maxModelLen) {
+  // vLLM's current wording (FACTS.md; vllm/entrypoints/openai/serving_engine.py `_validate_input`): the input
+  // alone fills the context (token_num >= max_model_len), then a max_tokens that does not fit beside it.
+  if (promptTokens >= options.maxModelLen) {
+    return finish(
+      state,
+      req,
+      res,
+      400,
+      openAiError(400, 'BadRequestError', `This model's maximum context length is ${options.maxModelLen} tokens. However, your request has ${promptTokens} input tokens. Please reduce the length of the input messages.`),
+    );
+  }
+  if (maxTokens !== null && promptTokens + maxTokens > options.maxModelLen) {
     return finish(
       state,
       req,
@@ -422,7 +462,7 @@ async function chatCompletion(state, req, res) {
       openAiError(
         400,
         'BadRequestError',
-        `This model's maximum context length is ${options.maxModelLen} tokens. However, you requested ${promptTokens + completionBudget} tokens (${promptTokens} in the messages, ${completionBudget} in the completion). Please reduce the length of the messages or completion.`,
+        `'max_tokens' or 'max_completion_tokens' is too large: ${maxTokens}. This model's maximum context length is ${options.maxModelLen} tokens and your request has ${promptTokens} input tokens (${maxTokens} > ${options.maxModelLen} - ${promptTokens}).`,
       ),
     );
   }
@@ -729,6 +769,10 @@ export async function startGuardServer(rawOptions = {}) {
   const hostForUrl = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host.includes(':') ? `[${options.host}]` : options.host;
   if (options.kind === 'vllm') {
     const modelName = options.model ?? options.servedModelName;
+    // vLLM 0.11's own words (vllm/utils/argparse_utils.py), as printed in the field (docker logs of vllm-openai 0.11 images).
+    if (options.modelByOption) {
+      options.logError(`WARNING ${vllmTimestamp()} [argparse_utils.py:195] With \`vllm serve\`, you should provide the model as a positional argument or in a config file instead of via the \`--model\` option. The \`--model\` option will be removed in v0.13.`);
+    }
     options.log(vllmInfo('__init__.py:216', 'Automatically detected platform cuda.'));
     options.log(vllmInfo('api_server.py:1839', `vLLM API server version ${VLLM_VERSION}`));
     options.log(vllmInfo('utils.py:233', `non-default args: {'model': '${modelName}', 'served_model_name': ['${options.servedModelName}'], 'max_model_len': ${options.maxModelLen}}`));

@@ -1,0 +1,20 @@
+/**
+ * The oldest serving software that runs Qwen3Guard-Gen, each with its source. The doctor names
+ * this floor wherever it names a vLLM version (the --image help, the too-old-image diagnosis).
+ */
+
+export interface ServingFloor {
+  /** The oldest release that serves Qwen3Guard-Gen. */
+  minimum: string;
+  source: string;
+}
+
+const QWEN3GUARD_README = 'https://github.com/QwenLM/Qwen3Guard/blob/019b2e3b4255b717c00f4746395939bede1f9050/README.md, "Deployment with SGLang and vLLM": "you can use `sglang>=0.4.6.post1` or `vllm>=0.9.0`"';
+
+export const SERVING_FLOORS = {
+  vllm: { minimum: '0.9.0', source: QWEN3GUARD_README },
+  sglang: { minimum: '0.4.6.post1', source: QWEN3GUARD_README },
+} as const satisfies Record<string, ServingFloor>;
+
+/** "vLLM 0.9.0 or later (the minimum for Qwen3Guard)", for messages. */
+export const VLLM_FLOOR_TEXT = `vLLM ${SERVING_FLOORS.vllm.minimum} or later (the minimum for Qwen3Guard)`;
