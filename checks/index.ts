@@ -48,6 +48,8 @@ const entry = (id: string, title: string): CheckEntry => ({ group: id.slice(0, i
 const PREFLIGHT_TABLE: readonly CheckEntry[] = PREFLIGHT_CHECKS.map((c) => entry(c.id, c.title));
 const SERVER_READY = entry('server.ready', 'Server answers');
 const SERVER_WARM = entry('server.warm', 'Warm-up requests');
+/** A 401 from a keyed server (src/api-key.ts): up and suite report it. */
+const SERVER_AUTH = entry('server.auth', 'API key');
 /** `suite --metrics-url` and `up --metrics-url`: the counters against the verdicts (src/prom/reconcile.ts). */
 const RECONCILE = [
   entry('metrics.reconcile.requests', 'Request counter matches the requests sent'),
@@ -58,10 +60,10 @@ const RECONCILE = [
 export const CHECK_TABLES = {
   check: PREFLIGHT_TABLE,
   // src/commands/up.ts and src/launch/warm.ts; server.suite only when the container stops during the suite.
-  up: [...PREFLIGHT_TABLE, entry('container.name', 'Container name'), SERVER_READY, SERVER_WARM, entry('server.suite', 'Edge-case suite'), ...RECONCILE],
+  up: [...PREFLIGHT_TABLE, entry('container.name', 'Container name'), SERVER_READY, SERVER_WARM, SERVER_AUTH, entry('server.suite', 'Edge-case suite'), ...RECONCILE],
   // src/commands/warm.ts and src/launch/warm.ts
   warm: [SERVER_READY, SERVER_WARM],
-  suite: RECONCILE,
+  suite: [SERVER_AUTH, ...RECONCILE],
   // src/commands/metrics.ts
   metrics: [
     entry('metrics.scrape', 'Metrics endpoint answers'),

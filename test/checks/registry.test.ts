@@ -33,7 +33,8 @@ function emittedIds(): Map<string, string> {
   for (const { file, text } of code) {
     for (const m of text.matchAll(declared)) found.set(m[1]!, file);
     if (/^src\/(probes|data)\//.test(file)) continue;
-    for (const m of text.matchAll(argument)) found.set(m[1]!, file);
+    // Not ids: a file name ('config.json') or a well-known symbol ('nodejs.util.inspect.custom').
+    for (const m of text.matchAll(argument)) if (!/\.(json|txt|log)$|^nodejs\./.test(m[1]!)) found.set(m[1]!, file);
     for (const m of text.matchAll(template)) found.set(`${m[1]}.<`, file);
   }
   return found;

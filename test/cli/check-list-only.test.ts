@@ -11,7 +11,7 @@ import path from 'node:path';
 import { FAKE_BIN, ROOT, runCli, type CliResult } from '../helpers/cli.js';
 import { removeTempDirs, tempDir, writeModelFolder } from '../helpers/model-folder.js';
 
-const ORDER = ['gpu.driver', 'gpu.compute-capability', 'gpu.vram', 'docker.daemon', 'docker.gpu', 'model.mount', 'model.files', 'model.permissions', 'host.memory', 'port.free'];
+const ORDER = ['gpu.driver', 'gpu.compute-capability', 'gpu.vram', 'docker.daemon', 'docker.gpu', 'model.source', 'model.mount', 'model.files', 'model.permissions', 'host.memory', 'port.free'];
 const H100 = path.join(ROOT, 'test/fixtures/nvidia-smi/h100');
 
 let dir: string;
@@ -68,7 +68,7 @@ describe('check --list-checks', () => {
     for (const id of ['container.name', 'server.ready', 'server.warm', 'server.suite', 'metrics.reconcile.requests', 'metrics.scrape', 'metrics.exposure', 'watch.sampling', 'watch.gpu.<index>']) {
       expect(human.stdout).toMatch(new RegExp(`^  \\S+\\s+${id.replace(/[.<>]/g, '\\$&')}\\s+\\S`, 'm'));
     }
-    expect(human.stdout.trim().split('\n').at(-1)).toBe('27 check ids in 6 commands exit 0');
+    expect(human.stdout.trim().split('\n').at(-1)).toBe('29 check ids in 6 commands exit 0');
   });
 
   it('--json: one document with a table per command; up begins with the check table', () => {
@@ -92,11 +92,12 @@ describe('check --only', () => {
       runCli(['check', ...modelArgs, '--only', 'model', '--json']),
       runCli(['check', ...modelArgs, '--only', 'model']),
     ]);
-    expect(ids(json)).toEqual(['model.mount', 'model.files', 'model.permissions']);
-    expect(json.json.checks.every((c: { status: string }) => c.status === 'pass')).toBe(true);
+    expect(ids(json)).toEqual(['model.source', 'model.mount', 'model.files', 'model.permissions']);
+    // With a folder the source is `dir`: model.source has nothing to judge and says so.
+    expect(json.json.checks.map((c: { status: string }) => c.status)).toEqual(['skip', 'pass', 'pass', 'pass']);
     expect(json.exitCode).toBe(0);
     expect(human.exitCode).toBe(0);
-    expect(human.stdout.trim().split('\n').at(-1)).toBe('3 passed (3 checks) exit 0');
+    expect(human.stdout.trim().split('\n').at(-1)).toBe('3 passed, 1 skipped (4 checks) exit 0');
   });
 
   it('ids and groups, repeatable or comma-separated, in table order whatever order they are given', async () => {
