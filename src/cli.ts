@@ -51,6 +51,14 @@ function suiteOptions(cmd: Command): Command {
     .option('--metrics-url <url>', 'scrape this Prometheus endpoint before and after and reconcile it with the verdicts');
 }
 
+/** --host, --hosts, --parallel: the same command on many hosts over SSH (CONTRACT "Fleets"). */
+function fleetOptions(cmd: Command): Command {
+  return cmd
+    .option('--host <target>', 'run on this host over SSH: [ssh://][user@]host[:port] or an ssh config alias (repeatable)', collect)
+    .option('--hosts <file>', 'hosts to run on, one target per line (# comments)')
+    .option('--parallel <n>', 'hosts handled at once (default 8)');
+}
+
 function reportOptions(cmd: Command, prom = true): Command {
   cmd
     .option('--json', 'print exactly one JSON document on stdout and nothing else there')
@@ -80,12 +88,12 @@ Examples:
   guard-doctor suite --url http://127.0.0.1:8000 --junit suite.xml`,
     );
 
-  reportOptions(modelOptions(program.command('check').description('preflight checks of this host for one model and one way of serving it; starts nothing')))
+  fleetOptions(reportOptions(modelOptions(program.command('check').description('preflight checks of this host for one model and one way of serving it; starts nothing')))
     // The runtime and the publish address decide docker.gpu and port.free, as for up.
     .addOption(new Option('--runtime <cli>', 'container CLI').choices(['docker', 'podman']))
-    .option('--publish-host <address>', 'address the port is published on (default 127.0.0.1)');
+    .option('--publish-host <address>', 'address the port is published on (default 127.0.0.1)'));
 
-  const up = reportOptions(
+  const up = fleetOptions(reportOptions(
     suiteOptions(modelOptions(program.command('up').description('check, start the serving container, wait, warm it and run the suite; leaves it running'))),
   )
     .option('--name <name>', 'container name (default guard-doctor-<model in lower case>)')
@@ -99,7 +107,7 @@ Examples:
     .option('--keep', 'on Ctrl-C, leave the container running')
     .option('--ready-timeout <sec>', 'give up waiting for the server to answer (default 900)')
     .option('--warm-timeout <sec>', 'time limit for the first (cold) request (default 600)')
-    .argument('[serverArgs...]', 'extra arguments for the server process, after --');
+    .argument('[serverArgs...]', 'extra arguments for the server process, after --'));
   up.usage('[options] [-- server args...]');
 
   reportOptions(
@@ -115,7 +123,7 @@ Examples:
     false,
   );
 
-  reportOptions(
+  fleetOptions(reportOptions(
     suiteOptions(
       program
         .command('suite')
@@ -125,25 +133,25 @@ Examples:
         .option('--server <kind>', 'vllm or web (default vllm)')
         .option('--max-model-len <tokens>', 'the context length the server was started with (default 32768)'),
     ),
-  );
+  ));
 
-  program
+  fleetOptions(program
     .command('diagnose')
     .description('explain a failed deployment from its logs')
     .option('--container <name>', 'read docker logs and docker inspect of this container')
     .option('--log <file>', 'read this log file (repeatable); standard input when none is given', collect)
     .addOption(new Option('--runtime <cli>', 'container CLI').choices(['docker', 'podman']))
     .option('--json', 'print exactly one JSON document on stdout')
-    .option('--config <file>', 'read options from a JSON file');
+    .option('--config <file>', 'read options from a JSON file'));
 
-  program
+  fleetOptions(program
     .command('down')
     .description('stop and remove the container that up started')
     .option('--name <name>', 'container name (default guard-doctor-<model in lower case>)')
     .option('--model <name>', 'the model, to derive the default name')
     .addOption(new Option('--runtime <cli>', 'container CLI').choices(['docker', 'podman']))
     .option('--json', 'print exactly one JSON document on stdout')
-    .option('--config <file>', 'read options from a JSON file');
+    .option('--config <file>', 'read options from a JSON file'));
 
   reportOptions(
     program
@@ -197,6 +205,10 @@ async function runCommand(command: Command, args: unknown[]): Promise<number> {
   }
   const configured = loadConfigFile(opts.config as string | undefined, process.cwd());
   const settings = resolveSettings(name, flags, configured.values);
+  if (settings.targets.length > 0) {
+    const { runFleet } = await import('./fleet/run.js');
+    return runFleet(settings);
+  }
   const module = await COMMANDS[name]!();
   return module.run(settings);
 }

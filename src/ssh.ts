@@ -10,64 +10,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FsError, run, type ExecOptions, type ExecResult, type FileStat, type Host, type HostFs, type ListenAttempt } from './exec.js';
-import { UsageError } from './errors.js';
+import type { SshTarget } from './targets.js';
 import { shellQuote } from './report/format.js';
-
-/** `[ssh://][user@]host[:port]` or an ssh config alias, as the user gave it and as ssh takes it. */
-export interface SshTarget {
-  /** As given (the label in reports). */
-  raw: string;
-  /** `user@host` or `host`, handed to ssh after `--`. */
-  destination: string;
-  port: number | null;
-}
-
-const HOST_NAME = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?|\[[0-9A-Fa-f:.]+\])$/;
-const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
-
-/** Parse one TARGET; `option` names where it came from for the error (`--host`, `--hosts FILE line 3`). */
-export function parseTarget(input: string, option: string): SshTarget {
-  const raw = input.trim();
-  const example = `give [ssh://][user@]host[:port] or a Host alias of your ssh config, e.g. ${option.startsWith('--hosts') ? 'gpu1.example.com' : '--host gpu1'}`;
-  if (raw === '') throw new UsageError(`${option}: empty target; ${example}`);
-  if (raw.startsWith('-')) throw new UsageError(`${option}: "${raw}" starts with "-" and would be read as an ssh option; ${example}`);
-  const rest = raw.startsWith('ssh://') ? raw.slice('ssh://'.length).replace(/\/$/, '') : raw;
-  const match = /^(?:([^@]*)@)?(\[[^\]]*\]|[^:@]*)(?::([^:]*))?$/.exec(rest);
-  if (!match) throw new UsageError(`${option}: "${raw}" is not a valid target; ${example}`);
-  const [, user, host = '', portText] = match;
-  if (user !== undefined && !USER_NAME.test(user)) throw new UsageError(`${option}: "${raw}" has an invalid user name "${user}"; ${example}`);
-  if (!HOST_NAME.test(host)) throw new UsageError(`${option}: "${raw}" has no valid host name${host ? ` ("${host}")` : ''}; ${example}`);
-  let port: number | null = null;
-  if (portText !== undefined) {
-    port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`${option}: "${raw}" has an invalid port "${portText}"; give a port from 1 to 65535`);
-  }
-  const bareHost = host.startsWith('[') ? host.slice(1, -1) : host;
-  return { raw, destination: user !== undefined ? `${user}@${bareHost}` : bareHost, port };
-}
-
-/** The targets of `--host` (repeatable) and `--hosts FILE`, in order, duplicates dropped. */
-export async function readTargets(hosts: readonly string[], hostsFile: string | null): Promise<SshTarget[]> {
-  const targets = hosts.map((h) => parseTarget(h, '--host'));
-  if (hostsFile !== null) {
-    let text: string;
-    try {
-      text = await readFile(hostsFile, 'utf8');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      const why = code === 'ENOENT' ? 'it does not exist' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a folder' : String((error as Error).message);
-      throw new UsageError(`--hosts: cannot read ${hostsFile}: ${why}. Give a file with one [user@]host[:port] per line`);
-    }
-    text.split(/\r?\n/).forEach((line, i) => {
-      const trimmed = line.trim();
-      if (trimmed === '' || trimmed.startsWith('#')) return;
-      targets.push(parseTarget(trimmed, `--hosts ${hostsFile} line ${i + 1}`));
-    });
-    if (targets.length === 0 && hosts.length === 0) throw new UsageError(`--hosts: ${hostsFile} names no host (only blank lines and # comments); give one [user@]host[:port] per line`);
-  }
-  const seen = new Set<string>();
-  return targets.filter((t) => (seen.has(t.raw) ? false : (seen.add(t.raw), true)));
-}
 
 /** Quote a command and its arguments for the remote shell: every word single-quoted data. */
 export function remoteCommand(command: string, args: readonly string[]): string {
@@ -183,12 +127,25 @@ export class SshHost implements Host {
     this.controlPath = null;
   }
 
-  /** `ssh -O forward -L local:127.0.0.1:remote` on the shared connection. */
-  async forward(localPort: number, remotePort: number, cancel = false): Promise<ExecResult> {
-    return run('ssh', [...this.baseArgs(), '-O', cancel ? 'cancel' : 'forward', '-L', `127.0.0.1:${localPort}:127.0.0.1:${remotePort}`, '--', this.target.destination], { timeoutMs: 10_000 });
+  /**
+   * A local forward on the shared connection: 127.0.0.1:<free port> here reaches
+   * remoteAddress:remotePort as the host sees it. Closed with the connection, or by close().
+   */
+  async forward(remoteAddress: string, remotePort: number): Promise<{ ok: true; localPort: number; close(): Promise<void> } | { ok: false; message: string }> {
+    const localPort = await freeLocalPort();
+    const spec = `127.0.0.1:${localPort}:${remoteAddress.includes(':') ? `[${remoteAddress}]` : remoteAddress}:${remotePort}`;
+    const result = await run('ssh', [...this.baseArgs(), '-O', 'forward', '-L', spec, '--', this.target.destination], { timeoutMs: 15_000 });
+    if (result.exitCode !== 0) return { ok: false, message: firstLine(result) };
+    return {
+      ok: true,
+      localPort,
+      close: async () => {
+        if (this.controlPath) await run('ssh', [...this.baseArgs(), '-O', 'cancel', '-L', spec, '--', this.target.destination], { timeoutMs: 10_000 });
+      },
+    };
   }
 
-  /** The `ssh -L` line a user types to reach a port of the host from their machine. */
+  /** The `ssh -L` line a user types to reach a port on the host's 127.0.0.1 from their machine. */
   forwardCommand(localPort: number, remotePort: number): string {
     const port = this.target.port !== null ? ` -p ${this.target.port}` : '';
     return `ssh -N -L ${localPort}:127.0.0.1:${remotePort}${port} ${shellQuote(this.target.destination)}`;
@@ -260,6 +217,19 @@ export function listenersBlock(ssOutput: string, port: number, address: string):
   return false;
 }
 
+/** A port nobody listens on here right now (the kernel's pick). */
+async function freeLocalPort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as import('node:net').AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 function firstLine(result: ExecResult): string {
   return (result.stderr.trim() || result.stdout.trim()).split('\n')[0] ?? `exit code ${result.exitCode}`;
 }
@@ -304,48 +274,135 @@ export function parseOdHex(text: string): Buffer {
   return Buffer.from(hex, 'hex');
 }
 
-/** The file reads of the model and runtime probes, done with the host's own POSIX tools. */
+/**
+ * One shell loop that runs a batch of file reads with the host's own tools. The operations
+ * and paths arrive as positional parameters ("$p" is always quoted), never as script text, so
+ * nothing in a path is run. Each result ends with a line holding the batch's random token
+ * and the exit status.
+ */
+const FS_BATCH_SCRIPT = [
+  'LC_ALL=C; export LC_ALL; t=$1; shift',
+  'while [ $# -ge 4 ]; do',
+  '  op=$1; p=$2; a=$3; b=$4; shift 4',
+  '  case $op in',
+  "    stat) stat -L -c '%f %s %u' -- \"$p\" ;;",
+  "    lstat) stat -c '%f %s %u' -- \"$p\" ;;",
+  "    readdir) find -H \"$p\" -mindepth 1 -maxdepth 1 -printf '%f\\0' ;;",
+  '    readlink) readlink -- "$p" ;;',
+  '    realpath) realpath -e -- "$p" ;;',
+  '    read) od -An -v -tx1 -j "$a" -N "$b" -- "$p" ;;',
+  '    text) head -c "$b" -- "$p" ;;',
+  "    free) stat -f -c '%a %S' -- \"$p\" ;;",
+  '    *) echo "unknown operation" >&2; false ;;',
+  '  esac 2>&1',
+  "  printf '\\n%s %s\\n' \"$t\" \"$?\"",
+  'done',
+].join('\n');
+
+type FsOp = 'stat' | 'lstat' | 'readdir' | 'readlink' | 'realpath' | 'read' | 'text' | 'free';
+interface Pending {
+  op: FsOp;
+  path: string;
+  a: number;
+  b: number;
+  resolve(value: { exitCode: number; output: string }): void;
+  reject(error: unknown): void;
+}
+
+/** At most this many operations share one remote command. */
+const FS_BATCH_MAX = 200;
+
+/** Splits a batch's output into each operation's output and exit status. */
+export function splitBatchOutput(stdout: string, token: string, count: number): Array<{ exitCode: number; output: string }> {
+  const results: Array<{ exitCode: number; output: string }> = [];
+  const marker = new RegExp(`\\n${token} (\\d+)\\n`, 'g');
+  let from = 0;
+  for (const m of stdout.matchAll(marker)) {
+    results.push({ exitCode: Number(m[1]), output: stdout.slice(from, m.index) });
+    from = m.index! + m[0].length;
+    if (results.length === count) break;
+  }
+  return results;
+}
+
+/**
+ * The file reads of the probes, done with the host's own POSIX tools (stat, find, readlink,
+ * realpath, od, head). Reads asked for at the same moment (a probe's Promise.all) travel
+ * together in one remote command: one round trip per step of the probe, not one per file.
+ */
 function remoteFs(host: SshHost): HostFs {
-  const limit = { timeoutMs: FS_TIMEOUT_MS };
-  const statWith = async (p: string, follow: boolean): Promise<FileStat> => {
-    const result = await host.run('stat', [...(follow ? ['-L'] : []), '-c', '%f %s %u', '--', p], limit);
-    const parsed = result.exitCode === 0 ? parseStat(result.stdout) : null;
-    if (!parsed) throw fsErrorFrom(result, p);
+  const queue: Pending[] = [];
+  let scheduled = false;
+  const flush = async () => {
+    scheduled = false;
+    const batch = queue.splice(0, FS_BATCH_MAX);
+    if (queue.length > 0) schedule();
+    if (batch.length === 0) return;
+    const token = `gd${Math.random().toString(16).slice(2, 10)}${Date.now().toString(16)}`;
+    const args = [token, ...batch.flatMap((op) => [op.op, op.path, String(op.a), String(op.b)])];
+    const maxBuffer = 16 * 1024 * 1024 + batch.reduce((n, op) => n + (op.op === 'read' ? op.b * 4 : op.op === 'text' ? op.b : 4096), 0);
+    try {
+      const result = await host.run('sh', ['-c', FS_BATCH_SCRIPT, 'sh', ...args], { timeoutMs: FS_TIMEOUT_MS, maxBuffer });
+      const parts = splitBatchOutput(result.stdout, token, batch.length);
+      batch.forEach((op, i) => {
+        const part = parts[i];
+        if (part) op.resolve(part);
+        else op.reject(result.timedOut ? new FsError('ETIMEDOUT', `reading ${op.path} on ${host.label} did not finish within ${FS_TIMEOUT_MS / 1000} s`) : new FsError('EIO', `reading ${op.path} on ${host.label} failed: ${firstLine(result)}`));
+      });
+    } catch (error) {
+      for (const op of batch) op.reject(error);
+    }
+  };
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => void flush());
+  };
+  const call = (op: FsOp, p: string, a = 0, b = 0) =>
+    new Promise<{ exitCode: number; output: string }>((resolve, reject) => {
+      queue.push({ op, path: p, a, b, resolve, reject });
+      schedule();
+    });
+  const fail = (p: string, output: string) => fsErrorFrom({ stdout: '', stderr: output, exitCode: 1, timedOut: false } as ExecResult, p);
+  const statWith = async (op: 'stat' | 'lstat', p: string): Promise<FileStat> => {
+    const r = await call(op, p);
+    const parsed = r.exitCode === 0 ? parseStat(r.output) : null;
+    if (!parsed) throw fail(p, r.output);
     return parsed;
   };
   return {
-    stat: (p) => statWith(p, true),
-    lstat: (p) => statWith(p, false),
+    stat: (p) => statWith('stat', p),
+    lstat: (p) => statWith('lstat', p),
     async readdir(p) {
       // -H follows the folder itself when it is a link, as readdir does; NUL-separated names survive anything.
-      const result = await host.run('find', ['-H', p, '-mindepth', '1', '-maxdepth', '1', '-printf', '%f\\0'], { ...limit, maxBuffer: 8 * 1024 * 1024 });
-      if (result.exitCode !== 0) throw fsErrorFrom(result, p);
-      return result.stdout.split('\0').filter((n) => n !== '');
+      const r = await call('readdir', p);
+      if (r.exitCode !== 0) throw fail(p, r.output);
+      return r.output.split('\0').filter((n) => n !== '');
     },
     async readlink(p) {
-      const result = await host.run('readlink', ['--', p], limit);
-      if (result.exitCode !== 0) throw fsErrorFrom(result, p);
-      return result.stdout.replace(/\n$/, '');
+      const r = await call('readlink', p);
+      if (r.exitCode !== 0) throw fail(p, r.output);
+      return r.output.replace(/\n$/, '');
     },
     async realpath(p) {
-      const result = await host.run('realpath', ['-e', '--', p], limit);
-      if (result.exitCode !== 0) throw fsErrorFrom(result, p);
-      return result.stdout.replace(/\n$/, '');
+      const r = await call('realpath', p);
+      if (r.exitCode !== 0) throw fail(p, r.output);
+      return r.output.replace(/\n$/, '');
     },
     async read(p, offset, length) {
-      const result = await host.run('od', ['-An', '-v', '-tx1', '-j', String(offset), '-N', String(length), '--', p], { ...limit, maxBuffer: length * 4 + 1024 });
-      if (result.exitCode !== 0) throw fsErrorFrom(result, p);
-      return parseOdHex(result.stdout);
+      const r = await call('read', p, offset, length);
+      if (r.exitCode !== 0) throw fail(p, r.output);
+      return parseOdHex(r.output);
     },
     async readText(p, maxBytes = 16 * 1024 * 1024) {
-      const result = await host.run('head', ['-c', String(maxBytes), '--', p], { ...limit, maxBuffer: maxBytes + 1024 });
-      if (result.exitCode !== 0) throw fsErrorFrom(result, p);
-      return result.stdout;
+      const r = await call('text', p, 0, maxBytes);
+      if (r.exitCode !== 0) throw fail(p, r.output);
+      return r.output;
     },
     async freeBytes(p) {
-      const result = await host.run('stat', ['-f', '-c', '%a %S', '--', p], limit);
-      const m = /^(\d+) (\d+)/.exec(result.stdout.trim());
-      if (result.exitCode !== 0 || !m) throw fsErrorFrom(result, p);
+      const r = await call('free', p);
+      const m = /^(\d+) (\d+)/.exec(r.output.trim());
+      if (r.exitCode !== 0 || !m) throw fail(p, r.output);
       return Number(m[1]) * Number(m[2]);
     },
   };

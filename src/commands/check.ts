@@ -1,31 +1,13 @@
 /** `guard-doctor check`: gather the host's facts once, judge every preflight check, report. */
-import { PREFLIGHT_CHECKS } from '../../checks/index.js';
-import { judgeAll, neededFacts } from '../check.js';
-import { gatherFacts } from '../probes/index.js';
 import { buildReport } from '../report/outcome.js';
 import { emitReport } from '../report/emit.js';
 import { footer, renderChecks } from '../report/human.js';
-import { createProgress } from '../report/progress.js';
 import { paint } from '../report/style.js';
 import type { Settings } from '../settings.js';
-import type { CheckResult, Report } from '../types.js';
+import type { Report } from '../types.js';
+import { describeTarget, preflight } from '../phases/preflight.js';
 
-/** The preflight phase, shared with `up`. */
-export async function preflight(settings: Settings): Promise<CheckResult[]> {
-  const progress = await createProgress({ enabled: !settings.json && Boolean(process.stderr.isTTY) && !process.env.CI, initial: 'Probing the GPU, the container runtime and the model folder' });
-  try {
-    const facts = await gatherFacts(neededFacts(PREFLIGHT_CHECKS, settings), settings);
-    return judgeAll(PREFLIGHT_CHECKS, facts, settings);
-  } finally {
-    progress.stop();
-  }
-}
-
-export function describeTarget(settings: Settings): string {
-  const image = settings.server === 'vllm' || settings.imageGiven ? ` (${settings.image})` : '';
-  const where = settings.cpu ? 'on CPU' : settings.gpu === null ? 'on the GPU with most free memory' : `on GPU ${settings.gpu}`;
-  return `${settings.model.name} served by ${settings.server}${image} ${where}`;
-}
+export { describeTarget, judgeHost, preflight, preflightChecks } from '../phases/preflight.js';
 
 export function renderCheckReport(report: Report, settings: Settings): string[] {
   return [

@@ -13,6 +13,20 @@ import { plural } from '../report/format.js';
 import { diagnose, splitLines, stateSource, type ContainerStateFacts, type LogSource } from '../diagnose.js';
 import { containerLogs, inspectContainer } from '../launch/container.js';
 import { renderFindings } from '../launch/render.js';
+import { localHost, type Host } from '../exec.js';
+
+/** A container's log and state on `host`, as diagnose reads them. */
+export async function readContainer(settings: Settings, name: string, host: Host): Promise<{ sources: LogSource[]; state: ContainerStateFacts; note: string }> {
+  const found = await inspectContainer(settings.runtime, name, host);
+  if (!found.exists) throw new UsageError(`--container: no container named ${name}${host.remote ? ` on ${host.label}` : ''}. List them with \`${settings.runtime} ps -a\`; a removed container's log is gone, so pass a saved log with --log`);
+  const state = found.info.state;
+  const sources: LogSource[] = [];
+  const fromState = stateSource(name, state);
+  if (fromState) sources.push(fromState);
+  sources.push({ name: `container ${name}`, text: await containerLogs(settings.runtime, name, undefined, host) });
+  const note = found.info.running ? `container ${name} is running` : `container ${name} is ${state.status}, exit code ${state.exitCode ?? '?'}${state.oomKilled ? ', OOMKilled' : ''}`;
+  return { sources, state, note };
+}
 
 /** Standard input is read for at most this long (a `docker logs -f` pipe never ends). */
 export const STDIN_LIMIT_MS = 30_000;
@@ -69,14 +83,10 @@ export async function run(settings: Settings): Promise<number> {
   let state: ContainerStateFacts | null = null;
 
   if (settings.container) {
-    const name = settings.container;
-    const found = await inspectContainer(settings.runtime, name);
-    if (!found.exists) throw new UsageError(`--container: no container named ${name}. List them with \`${settings.runtime} ps -a\`; a removed container's log is gone, so pass a saved log with --log`);
-    state = found.info.state;
-    const fromState = stateSource(name, state);
-    if (fromState) sources.push(fromState);
-    sources.push({ name: `container ${name}`, text: await containerLogs(settings.runtime, name) });
-    notes.push(found.info.running ? `container ${name} is running` : `container ${name} is ${found.info.state.status}, exit code ${found.info.state.exitCode ?? '?'}${found.info.state.oomKilled ? ', OOMKilled' : ''}`);
+    const read = await readContainer(settings, settings.container, localHost);
+    state = read.state;
+    sources.push(...read.sources);
+    notes.push(read.note);
   }
   for (const file of settings.logFiles) sources.push({ name: file, text: await readLog(file) });
 
