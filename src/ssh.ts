@@ -23,11 +23,13 @@ export interface SshOptions {
   connectTimeoutMs: number;
   /** An ssh config file to use instead of the user's (GUARD_DOCTOR_SSH_CONFIG). */
   configFile?: string | null;
+  /** Time limit of each batch of file reads on a host (the probes' limit). */
+  readTimeoutMs?: number;
 }
 
 /** sshd's MaxSessions defaults to 10 per connection; stay under it. */
 const SESSIONS_PER_HOST = 8;
-/** What the doctor's own reads on a host may take, each. */
+/** What the doctor's own reads on a host may take, each, unless the session says otherwise. */
 const FS_TIMEOUT_MS = 15_000;
 /** Extra time the local ssh gets beyond the remote `timeout`, to bring back its exit status. */
 const REMOTE_GRACE_MS = 3_000;
@@ -74,7 +76,7 @@ export class SshHost implements Host {
     private readonly id: number,
   ) {
     this.label = target.raw;
-    this.fs = remoteFs(this);
+    this.fs = remoteFs(this, session.options.readTimeoutMs ?? FS_TIMEOUT_MS);
   }
 
   /** ssh's options for every call: no prompts, a connection limit, the shared connection. */
@@ -195,8 +197,14 @@ export class SshHost implements Host {
     }
   }
 
+  private listeners: { at: number; result: Promise<ExecResult> } | null = null;
+
   async tryListen(port: number, address: string): Promise<ListenAttempt> {
-    const result = await this.run('ss', ['-Hltn'], { timeoutMs: FS_TIMEOUT_MS });
+    // One `ss` answers for every port tried within a few seconds (the probe's search for a free neighbour).
+    if (!this.listeners || performance.now() - this.listeners.at > 5_000) {
+      this.listeners = { at: performance.now(), result: this.run('ss', ['-Hltn'], { timeoutMs: this.session.options.readTimeoutMs ?? FS_TIMEOUT_MS }) };
+    }
+    const result = await this.listeners.result;
     if (result.exitCode !== 0) return { ok: false, code: 'UNTESTED', message: `ss on ${this.label} did not answer: ${firstLine(result)}` };
     return listenersBlock(result.stdout, port, address) ? { ok: false, code: 'EADDRINUSE', message: `${address}:${port} is already in use on ${this.label}` } : { ok: true };
   }
@@ -330,7 +338,7 @@ export function splitBatchOutput(stdout: string, token: string, count: number): 
  * realpath, od, head). Reads asked for at the same moment (a probe's Promise.all) travel
  * together in one remote command: one round trip per step of the probe, not one per file.
  */
-function remoteFs(host: SshHost): HostFs {
+function remoteFs(host: SshHost, timeoutMs: number): HostFs {
   const queue: Pending[] = [];
   let scheduled = false;
   const flush = async () => {
@@ -342,12 +350,12 @@ function remoteFs(host: SshHost): HostFs {
     const args = [token, ...batch.flatMap((op) => [op.op, op.path, String(op.a), String(op.b)])];
     const maxBuffer = 16 * 1024 * 1024 + batch.reduce((n, op) => n + (op.op === 'read' ? op.b * 4 : op.op === 'text' ? op.b : 4096), 0);
     try {
-      const result = await host.run('sh', ['-c', FS_BATCH_SCRIPT, 'sh', ...args], { timeoutMs: FS_TIMEOUT_MS, maxBuffer });
+      const result = await host.run('sh', ['-c', FS_BATCH_SCRIPT, 'sh', ...args], { timeoutMs, maxBuffer });
       const parts = splitBatchOutput(result.stdout, token, batch.length);
       batch.forEach((op, i) => {
         const part = parts[i];
         if (part) op.resolve(part);
-        else op.reject(result.timedOut ? new FsError('ETIMEDOUT', `reading ${op.path} on ${host.label} did not finish within ${FS_TIMEOUT_MS / 1000} s`) : new FsError('EIO', `reading ${op.path} on ${host.label} failed: ${firstLine(result)}`));
+        else op.reject(result.timedOut ? new FsError('ETIMEDOUT', `reading ${op.path} on ${host.label} did not finish within ${Math.round(timeoutMs / 1000)} s`) : new FsError('EIO', `reading ${op.path} on ${host.label} failed: ${firstLine(result)}`));
       });
     } catch (error) {
       for (const op of batch) op.reject(error);

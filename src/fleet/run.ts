@@ -76,7 +76,7 @@ export async function runFleet(settings: Settings): Promise<number> {
   }
   const unit = await unitFor(settings.command);
   const connectTimeoutMs = settings.probeTimeoutMs;
-  const session = new SshSession({ connectTimeoutMs, configFile: process.env.GUARD_DOCTOR_SSH_CONFIG || null });
+  const session = new SshSession({ connectTimeoutMs, readTimeoutMs: settings.probeTimeoutMs, configFile: process.env.GUARD_DOCTOR_SSH_CONFIG || null });
   const guard = installInterruptGuard((signalName) => {
     process.stderr.write(`\nguard-doctor: ${signalName}: stopping every host${settings.command === 'up' && !settings.keep ? ' and removing the containers this run started' : ''}...\n`);
   });

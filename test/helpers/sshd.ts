@@ -42,6 +42,8 @@ export interface HostSpec {
   smiDelayS?: number;
   /** No ForceCommand: the host is this machine itself (for the probe tests that compare both ways). */
   plain?: boolean;
+  /** test/fixtures/runtime/<file> that the host's `docker info` prints (other docker commands go to the real docker). */
+  dockerInfo?: string;
 }
 
 export interface TestHost {
@@ -90,6 +92,10 @@ async function waitForPort(port: number, limitMs: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`sshd did not listen on 127.0.0.1:${port} within ${limitMs} ms`);
+}
+
+function d0(file: string): boolean {
+  return file.startsWith('/') && existsSync(file);
 }
 
 function shq(text: string): string {
@@ -174,6 +180,15 @@ export async function startFleet(specs: HostSpec[]): Promise<Fleet> {
         ].join('\n'),
       );
       await chmod(path.join(bin, 'nvidia-smi'), 0o755);
+    }
+    if (spec.dockerInfo) {
+      const realDocker = (process.env.PATH ?? '').split(':').map((d) => path.join(d, 'docker')).find((p) => d0(p)) ?? '/usr/bin/docker';
+      const fixture = path.join(ROOT, 'test', 'fixtures', 'runtime', spec.dockerInfo);
+      await writeFile(
+        path.join(bin, 'docker'),
+        ['#!/bin/sh', `if [ "\${1:-}" = info ]; then exec cat ${shq(fixture)}; fi`, `exec ${shq(realDocker)} "$@"`, ''].join('\n'),
+      );
+      await chmod(path.join(bin, 'docker'), 0o755);
     }
     const wrapper = path.join(hostDir, 'login');
     await writeFile(
