@@ -276,6 +276,17 @@ export function parseStat(line: string): FileStat | null {
   return { kind: kindOf(raw), sizeBytes: Number(m[2]), mode: raw & 0o7777, uid: Number(m[3]) };
 }
 
+/** How long a listing's facts about an entry stand in for a stat of it. */
+const STAT_CACHE_MS = 60_000;
+
+/** find's `%y %m %s %U` for one entry: type letter, permission bits (octal), size, owner. */
+export function parseListingMeta(text: string): FileStat | null {
+  const m = /^([a-zA-Z]) ([0-7]+) (\d+) (\d+)$/.exec(text.trim());
+  if (!m) return null;
+  const kind: FileStat['kind'] = m[1] === 'f' ? 'file' : m[1] === 'd' ? 'folder' : m[1] === 'l' ? 'symlink' : 'other';
+  return { kind, mode: parseInt(m[2]!, 8) & 0o7777, sizeBytes: Number(m[3]), uid: Number(m[4]) };
+}
+
 /** `od -An -v -tx1` output back to bytes. */
 export function parseOdHex(text: string): Buffer {
   const hex = text.replace(/[^0-9a-f]/gi, '');
@@ -295,7 +306,7 @@ const FS_BATCH_SCRIPT = [
   '  case $op in',
   "    stat) stat -L -c '%f %s %u' -- \"$p\" ;;",
   "    lstat) stat -c '%f %s %u' -- \"$p\" ;;",
-  "    readdir) find -H \"$p\" -mindepth 1 -maxdepth 1 -printf '%f\\0' ;;",
+  "    readdir) find -H \"$p\" -mindepth 1 -maxdepth 1 -printf '%f\\0%y %m %s %U\\0' ;;",
   '    readlink) readlink -- "$p" ;;',
   '    realpath) realpath -e -- "$p" ;;',
   '    read) od -An -v -tx1 -j "$a" -N "$b" -- "$p" ;;',
@@ -351,6 +362,7 @@ function remoteFs(host: SshHost, timeoutMs: number): HostFs {
     const maxBuffer = 16 * 1024 * 1024 + batch.reduce((n, op) => n + (op.op === 'read' ? op.b * 4 : op.op === 'text' ? op.b : 4096), 0);
     try {
       const result = await host.run('sh', ['-c', FS_BATCH_SCRIPT, 'sh', ...args], { timeoutMs, maxBuffer });
+      if (process.env.GUARD_DOCTOR_DEBUG) process.stderr.write(`[ssh ${host.label}] ${batch.length} reads (${batch.map((b) => `${b.op} ${b.path}`).join(', ')}) in ${result.durationMs} ms\n`);
       const parts = splitBatchOutput(result.stdout, token, batch.length);
       batch.forEach((op, i) => {
         const part = parts[i];
@@ -366,13 +378,32 @@ function remoteFs(host: SshHost, timeoutMs: number): HostFs {
     scheduled = true;
     setImmediate(() => void flush());
   };
-  const call = (op: FsOp, p: string, a = 0, b = 0) =>
-    new Promise<{ exitCode: number; output: string }>((resolve, reject) => {
+  // The probe asks some things twice (a folder's listing while it looks for the model, then
+  // while it describes it): within a run, the host's first answer stands.
+  const answers = new Map<string, { at: number; answer: Promise<{ exitCode: number; output: string }> }>();
+  const call = (op: FsOp, p: string, a = 0, b = 0) => {
+    const key = `${op}\0${p}\0${a}\0${b}`;
+    const hit = answers.get(key);
+    if (hit && performance.now() - hit.at < STAT_CACHE_MS) return hit.answer;
+    const answer = new Promise<{ exitCode: number; output: string }>((resolve, reject) => {
       queue.push({ op, path: p, a, b, resolve, reject });
       schedule();
     });
+    answers.set(key, { at: performance.now(), answer });
+    return answer;
+  };
+  // What a listing already said about each entry (type, mode, size, owner): the probe's lstat
+  // of every entry, and its stat of those that are not links, need no second round trip.
+  const known = new Map<string, { at: number; lstat: FileStat }>();
+  const cached = (p: string, follow: boolean): FileStat | null => {
+    const hit = known.get(p);
+    if (!hit || performance.now() - hit.at > STAT_CACHE_MS) return null;
+    return follow && hit.lstat.kind === 'symlink' ? null : hit.lstat;
+  };
   const fail = (p: string, output: string) => fsErrorFrom({ stdout: '', stderr: output, exitCode: 1, timedOut: false } as ExecResult, p);
   const statWith = async (op: 'stat' | 'lstat', p: string): Promise<FileStat> => {
+    const hit = cached(p, op === 'stat');
+    if (hit) return hit;
     const r = await call(op, p);
     const parsed = r.exitCode === 0 ? parseStat(r.output) : null;
     if (!parsed) throw fail(p, r.output);
@@ -385,7 +416,17 @@ function remoteFs(host: SshHost, timeoutMs: number): HostFs {
       // -H follows the folder itself when it is a link, as readdir does; NUL-separated names survive anything.
       const r = await call('readdir', p);
       if (r.exitCode !== 0) throw fail(p, r.output);
-      return r.output.split('\0').filter((n) => n !== '');
+      const parts = r.output.split('\0');
+      const names: string[] = [];
+      const at = performance.now();
+      for (let i = 0; i + 1 < parts.length; i += 2) {
+        const name = parts[i]!;
+        if (name === '') continue;
+        names.push(name);
+        const meta = parseListingMeta(parts[i + 1]!);
+        if (meta) known.set(path.posix.join(p, name), { at, lstat: meta });
+      }
+      return names;
     },
     async readlink(p) {
       const r = await call('readlink', p);

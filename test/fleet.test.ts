@@ -61,27 +61,28 @@ describe.skipIf(skip !== null)('fleet: check --host over real SSH', () => {
     expect(result.json.checks).toBeUndefined();
     expect((result.json.hosts as Entry[]).map((h) => h.host)).toEqual(['gpu-a', 'gpu-b', 'gpu-c', fleet.refusing, fleet.dead, 'gpu-d']);
     const hosts = byHost(result);
+    const seen = JSON.stringify(result.json.hosts, null, 1);
 
     // gpu-a: an H100 with the model in place.
-    expect(check(hosts['gpu-a'], 'host.reachable')?.status).toBe('pass');
-    expect(check(hosts['gpu-a'], 'gpu.vram')).toMatchObject({ status: 'pass' });
-    expect(check(hosts['gpu-a'], 'gpu.vram')!.summary).toContain('GPU 0');
-    expect(check(hosts['gpu-a'], 'gpu.compute-capability')!.summary).toContain('9.0');
-    expect(check(hosts['gpu-a'], 'docker.gpu')?.status).toBe('pass');
-    expect(check(hosts['gpu-a'], 'model.mount')).toMatchObject({ status: 'pass', summary: `/models/Qwen3Guard-Gen-8B -> ${MODEL_DIR} (exact case; config.json and 3 weight files there)` });
-    expect(check(hosts['gpu-a'], 'model.files')?.status).toBe('pass');
+    expect(check(hosts['gpu-a'], 'host.reachable')?.status, seen).toBe('pass');
+    expect(check(hosts['gpu-a'], 'gpu.vram'), seen).toMatchObject({ status: 'pass' });
+    expect(check(hosts['gpu-a'], 'gpu.vram')!.summary, seen).toContain('GPU 0');
+    expect(check(hosts['gpu-a'], 'gpu.compute-capability')!.summary, seen).toContain('9.0');
+    expect(check(hosts['gpu-a'], 'docker.gpu')?.status, seen).toBe('pass');
+    expect(check(hosts['gpu-a'], 'model.mount'), seen).toMatchObject({ status: 'pass', summary: `/models/Qwen3Guard-Gen-8B -> ${MODEL_DIR} (exact case; config.json and 3 weight files there)` });
+    expect(check(hosts['gpu-a'], 'model.files')?.status, seen).toBe('pass');
 
     // gpu-b: an RTX 3090 (too little memory for 8B) and the folder spelled in lower case.
-    expect(check(hosts['gpu-b'], 'gpu.vram')).toMatchObject({ status: 'fail', summary: 'GPU 0 has 22.1 GiB free of 24 GiB; Qwen3Guard-Gen-8B needs at least 26 GiB at --max-model-len 32768' });
-    expect(check(hosts['gpu-b'], 'model.mount')!.status).toBe('fail');
-    expect(check(hosts['gpu-b'], 'model.mount')!.summary).toContain('on disk the folder is spelled "qwen3guard-gen-8b", the server expects "Qwen3Guard-Gen-8B"');
+    expect(check(hosts['gpu-b'], 'gpu.vram'), seen).toMatchObject({ status: 'fail', summary: 'GPU 0 has 22.1 GiB free of 24 GiB; Qwen3Guard-Gen-8B needs at least 26 GiB at --max-model-len 32768' });
+    expect(check(hosts['gpu-b'], 'model.mount')!.status, seen).toBe('fail');
+    expect(check(hosts['gpu-b'], 'model.mount')!.summary, seen).toContain('on disk the folder is spelled "qwen3guard-gen-8b", the server expects "Qwen3Guard-Gen-8B"');
     expect(hosts['gpu-b']!.exitCode).toBe(1);
 
     // gpu-c: nvidia-smi there cannot talk to the driver, and the folder does not exist there.
-    expect(check(hosts['gpu-c'], 'gpu.driver')!.status).toBe('fail');
-    expect(check(hosts['gpu-c'], 'gpu.driver')!.summary).toMatch(/NVIDIA-SMI has failed|driver/i);
-    expect(check(hosts['gpu-c'], 'model.mount')!.status).toBe('fail');
-    expect(check(hosts['gpu-c'], 'model.mount')!.summary).toContain('does not exist');
+    expect(check(hosts['gpu-c'], 'gpu.driver')!.status, seen).toBe('fail');
+    expect(check(hosts['gpu-c'], 'gpu.driver')!.summary, seen).toMatch(/NVIDIA-SMI has failed|driver/i);
+    expect(check(hosts['gpu-c'], 'model.mount')!.status, seen).toBe('fail');
+    expect(check(hosts['gpu-c'], 'model.mount')!.summary, seen).toContain('does not exist');
 
     // The host refusing the key and the dead port: ssh's own words, exit 3 each, never a prompt.
     expect(hosts[fleet.refusing]!.checks).toEqual([expect.objectContaining({ id: 'host.reachable', status: 'error' })]);

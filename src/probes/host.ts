@@ -29,13 +29,13 @@ export function parseMeminfo(text: string): { total: number; available: number }
 }
 
 async function osName(host: Host, settings: Settings): Promise<string> {
-  const uname = await host.run('uname', ['-sr'], { timeoutMs: Math.min(settings.probeTimeoutMs, 5000) });
-  const [system = 'Linux', release = 'unknown'] = uname.exitCode === 0 ? uname.stdout.trim().split(/\s+/) : [];
-  for (const file of ['/etc/os-release', '/usr/lib/os-release']) {
-    const name = prettyName(await host.fs.readText(file, 64 * 1024).catch(() => ''));
-    if (name) return `${name}, kernel ${release}`;
-  }
-  return `${system} ${release}`;
+  const [uname, ...releases] = await Promise.all([
+    host.run('uname', ['-sr'], { timeoutMs: settings.probeTimeoutMs }),
+    ...['/etc/os-release', '/usr/lib/os-release'].map((file) => host.fs.readText(file, 64 * 1024).catch(() => '')),
+  ]);
+  const [system = 'Linux', release = 'unknown'] = uname!.exitCode === 0 ? uname!.stdout.trim().split(/\s+/) : [];
+  const name = releases.map(prettyName).find((n) => n !== null);
+  return name ? `${name}, kernel ${release}` : `${system} ${release}`;
 }
 
 /** The folder itself, or its nearest existing parent (a model folder not yet downloaded). */

@@ -340,7 +340,8 @@ function pickSubfolder(candidates: string[], modelName: string): string | null {
 async function inspectFolder(fs: HostFs, facts: ModelFolderFacts, dir: string, role: InspectedRole, segmentsFromRoot: string[]): Promise<void> {
   facts.inspectedDir = dir;
   facts.inspectedRole = role;
-  const rootReal = await fs.realpath(facts.mount.hostPath).catch(() => facts.mount.hostPath);
+  // Needed only for links; asked for alongside the listing, not before it (a round trip on a host).
+  const rootReal = fs.realpath(facts.mount.hostPath).catch(() => facts.mount.hostPath);
 
   const folderPaths = [facts.mount.hostPath];
   for (let i = 1; i <= segmentsFromRoot.length; i++) folderPaths.push(path.join(facts.mount.hostPath, ...segmentsFromRoot.slice(0, i)));
@@ -384,7 +385,7 @@ async function inspectFolder(fs: HostFs, facts: ModelFolderFacts, dir: string, r
   facts.weightBytes = realWeights.length > 0 ? realWeights.reduce((sum, f) => sum + f.sizeBytes, 0) : null;
 }
 
-async function listFolder(fs: HostFs, dir: string, rootReal: string, depth: number): Promise<{ entries: ModelFileEntry[]; truncated: boolean }> {
+async function listFolder(fs: HostFs, dir: string, rootReal: Promise<string>, depth: number): Promise<{ entries: ModelFileEntry[]; truncated: boolean }> {
   let names: string[];
   try {
     names = await fs.readdir(dir);
@@ -415,7 +416,7 @@ async function listFolder(fs: HostFs, dir: string, rootReal: string, depth: numb
   return result;
 }
 
-async function describeEntry(fs: HostFs, fullPath: string, name: string, rootReal: string): Promise<ModelFileEntry> {
+async function describeEntry(fs: HostFs, fullPath: string, name: string, rootRealAsked: Promise<string>): Promise<ModelFileEntry> {
   const own = await fs.lstat(fullPath);
   const symlink = own.kind === 'symlink';
   let target: FileStat | null = own;
@@ -424,7 +425,7 @@ async function describeEntry(fs: HostFs, fullPath: string, name: string, rootRea
   if (symlink) {
     linkTarget = await fs.readlink(fullPath).catch(() => null);
     target = await fs.stat(fullPath).catch(() => null);
-    const real = target ? await fs.realpath(fullPath).catch(() => null) : null;
+    const [real, rootReal] = await Promise.all([target ? fs.realpath(fullPath).catch(() => null) : null, rootRealAsked]);
     linkEscapesMount = real !== null && real !== rootReal && !real.startsWith(rootReal.endsWith(path.sep) ? rootReal : rootReal + path.sep);
   }
   if (!target) {
@@ -458,8 +459,12 @@ async function readShard(fs: HostFs, dir: string, name: string, entry: ModelFile
   return shard;
 }
 
+/** The first read of a shard takes this much, so a usual header needs no second read (a round trip on a host). */
+const SHARD_FIRST_READ_BYTES = 64 * 1024;
+
 async function readSafetensorsHeader(fs: HostFs, file: string, sizeBytes: number): Promise<Pick<ShardFacts, 'headerBytes' | 'dataBytes' | 'declaredDataBytes' | 'problem'>> {
-  const lengthBuffer = await fs.read(file, 0, SAFETENSORS_HEADER_LENGTH_BYTES);
+  const first = await fs.read(file, 0, Math.min(sizeBytes, SHARD_FIRST_READ_BYTES));
+  const lengthBuffer = first.subarray(0, SAFETENSORS_HEADER_LENGTH_BYTES);
   if (lengthBuffer.length < SAFETENSORS_HEADER_LENGTH_BYTES) {
     return { headerBytes: null, dataBytes: null, declaredDataBytes: null, problem: `only ${lengthBuffer.length} bytes could be read, too short for a safetensors file` };
   }
@@ -473,7 +478,8 @@ async function readSafetensorsHeader(fs: HostFs, file: string, sizeBytes: number
   if (headerBytes > SAFETENSORS_MAX_HEADER_BYTES) {
     return { headerBytes, dataBytes, declaredDataBytes: null, problem: `its header is ${headerBytes} bytes, over the format's limit (not a safetensors file)` };
   }
-  const json = headerBytes === 0 ? Buffer.alloc(0) : await fs.read(file, SAFETENSORS_HEADER_LENGTH_BYTES, headerBytes);
+  const inFirst = SAFETENSORS_HEADER_LENGTH_BYTES + headerBytes <= first.length;
+  const json = inFirst ? first.subarray(SAFETENSORS_HEADER_LENGTH_BYTES, SAFETENSORS_HEADER_LENGTH_BYTES + headerBytes) : await fs.read(file, SAFETENSORS_HEADER_LENGTH_BYTES, headerBytes);
   let header: unknown;
   try {
     header = JSON.parse(json.toString('utf8'));
