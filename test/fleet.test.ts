@@ -16,12 +16,12 @@ import { writeModelFolder } from './helpers/model-folder.js';
 const skip = fleetUnavailable();
 const MODEL_DIR = `${HOST_MODELS}/Qwen3Guard-Gen-8B`;
 // The machine running the tests is shared and slow at times; these limits are the doctor's, not timings.
-const LIMITS = ['--probe-timeout', '120'];
+const LIMITS = ['--probe-timeout', '300'];
 let fleet: Fleet;
 
 function run(args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> {
   // No fake nvidia-smi here: only the hosts have one.
-  return runCli([...args, ...LIMITS], { fakeBin: false, env: { ...fleet.env, ...extraEnv }, timeoutMs: 300_000 });
+  return runCli([...args, ...LIMITS], { fakeBin: false, env: { ...fleet.env, ...extraEnv }, timeoutMs: 800_000 });
 }
 
 type Entry = { host: string; ok: boolean; exitCode: number; checks: Array<{ id: string; status: string; summary: string; fix?: string }> };
@@ -53,13 +53,13 @@ describe.skipIf(skip !== null)('fleet: check --host over real SSH', () => {
     const junit = path.join(fleet.dir, 'fleet.xml');
     const prom = path.join(fleet.dir, 'fleet.prom');
     const result = await run(
-      ['check', '--json', '--host', 'gpu-a', '--host', 'gpu-b', '--host', 'gpu-c', '--host', fleet.refusing, '--host', fleet.dead, '--host', 'gpu-d', '--model-dir', MODEL_DIR, '--junit', junit, '--prom-file', prom],
+      ['check', '--json', '--parallel', '3', '--host', 'gpu-a', '--host', 'gpu-b', '--host', 'gpu-c', '--host', fleet.refusing, '--host', fleet.dead, '--model-dir', MODEL_DIR, '--junit', junit, '--prom-file', prom],
       { GITHUB_ACTIONS: 'true' },
     );
     expect(result.json, result.stderr).toBeDefined();
     expect(result.json).toMatchObject({ schemaVersion: 1, tool: 'guard-doctor', command: 'check', ok: false, exitCode: 1 });
     expect(result.json.checks).toBeUndefined();
-    expect((result.json.hosts as Entry[]).map((h) => h.host)).toEqual(['gpu-a', 'gpu-b', 'gpu-c', fleet.refusing, fleet.dead, 'gpu-d']);
+    expect((result.json.hosts as Entry[]).map((h) => h.host)).toEqual(['gpu-a', 'gpu-b', 'gpu-c', fleet.refusing, fleet.dead]);
     const hosts = byHost(result);
     const seen = JSON.stringify(result.json.hosts, null, 1);
 
@@ -105,7 +105,7 @@ describe.skipIf(skip !== null)('fleet: check --host over real SSH', () => {
     expect(text).toContain(`guard_doctor_exit_code{host="${fleet.dead}",command="check"} 3`);
     // GitHub annotations (on stderr under --json) name the host.
     expect(result.stderr).toMatch(/::error title=guard-doctor gpu-b%3A gpu\.vram::GPU 0 has 22\.1 GiB free/);
-  }, 600_000);
+  }, 900_000);
 
   it('human output: a section per host, then one fleet table folding hosts that agree', async () => {
     const result = await run(['check', '--host', 'gpu-a', '--host', 'gpu-d', '--host', 'gpu-b', '--host', fleet.dead, '--model-dir', MODEL_DIR]);
@@ -119,7 +119,7 @@ describe.skipIf(skip !== null)('fleet: check --host over real SSH', () => {
     expect(table).toMatch(/✗ gpu-b\s+failed: .*gpu\.vram.*model\.mount.* exit 1/);
     expect(table).toMatch(new RegExp(`\\? ${fleet.dead}\\s+could not tell: host\\.reachable exit 3`));
     expect(result.exitCode).toBe(1);
-  }, 600_000);
+  }, 900_000);
 
   it('nothing in a path runs on the host: spaces, quotes, $(...), backticks and non-ASCII stay data', async () => {
     const marker = path.join(fleet.dir, 'pwned');
@@ -133,7 +133,7 @@ describe.skipIf(skip !== null)('fleet: check --host over real SSH', () => {
     expect(check(a, 'model.files')?.status).toBe('pass');
     expect(existsSync(`${marker}1`)).toBe(false);
     expect(existsSync(`${marker}2`)).toBe(false);
-  }, 600_000);
+  }, 900_000);
 
   it('bad input exits 2 naming the option, before any host is contacted', async () => {
     const cases: Array<[string[], RegExp]> = [
@@ -152,7 +152,7 @@ describe.skipIf(skip !== null)('fleet: check --host over real SSH', () => {
       expect(result.stdout).toBe('');
       expect(result.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
     }
-  }, 600_000);
+  }, 900_000);
 
   it('--hosts FILE: one target per line, comments and blank lines ignored', async () => {
     const file = path.join(fleet.dir, 'hosts.txt');
@@ -161,7 +161,7 @@ describe.skipIf(skip !== null)('fleet: check --host over real SSH', () => {
     // In order, duplicates once; both are unreachable: exit 3 (could not tell).
     expect((result.json.hosts as Entry[]).map((h) => h.host)).toEqual([fleet.dead, fleet.refusing]);
     expect(result.exitCode).toBe(3);
-  }, 600_000);
+  }, 900_000);
 
   it('DOCKER_HOST=ssh://... is noticed: the doctor judges that host, not this machine', async () => {
     const port = fleet.hosts['gpu-b']!.port;
@@ -170,7 +170,7 @@ describe.skipIf(skip !== null)('fleet: check --host over real SSH', () => {
     expect(check(result.json.hosts[0], 'gpu.vram')!.summary).toContain('22.1 GiB free of 24 GiB');
     expect(result.json.note).toContain('DOCKER_HOST=ssh://gpu-b');
     expect(port).toBeGreaterThan(0);
-  }, 600_000);
+  }, 900_000);
 
   it('DOCKER_HOST=tcp://another-machine: docker.host fails, saying the verdicts describe this machine', async () => {
     const result = await runCli(['check', '--json', '--cpu'], { env: { DOCKER_HOST: 'tcp://10.11.12.13:2376' }, timeoutMs: 120_000 });

@@ -70,6 +70,8 @@ function validate(settings: Settings): void {
 
 export async function runFleet(settings: Settings): Promise<number> {
   validate(settings);
+  // A dry run prints the run command, the same for every host, and touches none of them.
+  if (settings.command === 'up' && settings.dryRun) return (await import('../commands/up.js')).run(settings);
   // An invalid --cases file is a usage error before any host is contacted.
   if ((settings.command === 'suite' || (settings.command === 'up' && settings.runSuite)) && !settings.dryRun) {
     (await import('../suite/load.js')).loadSuite({ casesFile: settings.casesFile, tags: settings.tags });
@@ -91,7 +93,9 @@ export async function runFleet(settings: Settings): Promise<number> {
       const reach = reachableCheck(target.raw, connection, connectTimeoutMs);
       if (!connection.ok) return hostReport(settings.command, target.raw, { checks: [reach], exitCode: guard.signal.aborted ? EXIT.interrupted : EXIT.undetermined }, settings.strict);
       try {
-        const outcome = await unit(settings, host, guard.signal);
+        // up cleans up after itself on Ctrl-C (removing what it started); the others just stop waiting.
+        const work = unit(settings, host, guard.signal);
+        const outcome = await (settings.command === 'up' ? work : abortable(work, guard.signal));
         return hostReport(settings.command, target.raw, { ...outcome, checks: [reach, ...(outcome.checks ?? [])] }, settings.strict);
       } catch (error) {
         const interrupted = error instanceof Interrupted;
