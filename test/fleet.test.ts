@@ -11,7 +11,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runCli, type CliResult } from './helpers/cli.js';
 import { fleetUnavailable, HOST_MODELS, startFleet, type Fleet } from './helpers/sshd.js';
-import { writeModelFolder } from './helpers/model-folder.js';
+import { LFS_POINTER_TEXT, writeModelFolder } from './helpers/model-folder.js';
 
 const skip = fleetUnavailable();
 const MODEL_DIR = `${HOST_MODELS}/Qwen3Guard-Gen-8B`;
@@ -38,8 +38,9 @@ describe.skipIf(skip !== null)('fleet: check --host over real SSH', () => {
     ]);
     await writeModelFolder(path.join(fleet.hosts['gpu-a']!.modelsDir, 'Qwen3Guard-Gen-8B'), { shards: 3 });
     await writeModelFolder(path.join(fleet.hosts['gpu-d']!.modelsDir, 'Qwen3Guard-Gen-8B'), { shards: 3 });
-    // gpu-b: the folder is spelled in lower case on disk.
-    await writeModelFolder(path.join(fleet.hosts['gpu-b']!.modelsDir, 'qwen3guard-gen-8b'), { shards: 2 });
+    // gpu-b: a git clone whose weights were never pulled: the shards are Git LFS pointers.
+    const b = await writeModelFolder(path.join(fleet.hosts['gpu-b']!.modelsDir, 'Qwen3Guard-Gen-8B'), { shards: 2 });
+    for (const shard of b.shardNames) await writeFile(path.join(b.dir, shard), LFS_POINTER_TEXT('b'.repeat(64), 3_963_750_880));
     // gpu-c: no model folder at all.
   }, 120_000);
   afterAll(async () => fleet?.stop());
@@ -72,10 +73,11 @@ describe.skipIf(skip !== null)('fleet: check --host over real SSH', () => {
     expect(check(hosts['gpu-a'], 'model.mount'), seen).toMatchObject({ status: 'pass', summary: `/models/Qwen3Guard-Gen-8B -> ${MODEL_DIR} (exact case; config.json and 3 weight files there)` });
     expect(check(hosts['gpu-a'], 'model.files')?.status, seen).toBe('pass');
 
-    // gpu-b: an RTX 3090 (too little memory for 8B) and the folder spelled in lower case.
+    // gpu-b: an RTX 3090 (too little memory for 8B) and weights that were never downloaded.
     expect(check(hosts['gpu-b'], 'gpu.vram'), seen).toMatchObject({ status: 'fail', summary: 'GPU 0 has 22.1 GiB free of 24 GiB; Qwen3Guard-Gen-8B needs at least 26 GiB at --max-model-len 32768' });
-    expect(check(hosts['gpu-b'], 'model.mount')!.status, seen).toBe('fail');
-    expect(check(hosts['gpu-b'], 'model.mount')!.summary, seen).toContain('on disk the folder is spelled "qwen3guard-gen-8b", the server expects "Qwen3Guard-Gen-8B"');
+    expect(check(hosts['gpu-b'], 'model.mount')!.status, seen).toBe('pass');
+    expect(check(hosts['gpu-b'], 'model.files')!.status, seen).toBe('fail');
+    expect(check(hosts['gpu-b'], 'model.files')!.summary, seen).toContain('2 files are Git LFS pointers, not the real data');
     expect(hosts['gpu-b']!.exitCode).toBe(1);
 
     // gpu-c: nvidia-smi there cannot talk to the driver, and the folder does not exist there.
@@ -116,7 +118,7 @@ describe.skipIf(skip !== null)('fleet: check --host over real SSH', () => {
     expect(out.indexOf('── gpu-a ──')).toBeLessThan(out.indexOf('Fleet: 4 hosts'));
     // gpu-a and gpu-d have the same verdict: one row.
     expect(table).toMatch(/gpu-a, gpu-d\s+/);
-    expect(table).toMatch(/✗ gpu-b\s+failed: .*gpu\.vram.*model\.mount.* exit 1/);
+    expect(table).toMatch(/✗ gpu-b\s+failed: .*gpu\.vram.*model\.files.* exit 1/);
     expect(table).toMatch(new RegExp(`\\? ${fleet.dead}\\s+could not tell: host\\.reachable exit 3`));
     expect(result.exitCode).toBe(1);
   }, 900_000);
