@@ -36,13 +36,14 @@ const REMOTE_GRACE_MS = 3_000;
 
 /** One run's SSH connections: a private folder for the control sockets, closed together. */
 export class SshSession {
-  private dir: string | null = null;
+  private dir: Promise<string> | null = null;
   private readonly hosts: SshHost[] = [];
   constructor(readonly options: SshOptions) {}
 
   async controlDir(): Promise<string> {
     // Unix socket paths are short (108 bytes): a short folder under the temp dir, mode 0700.
-    this.dir ??= await mkdtemp(path.join(os.tmpdir(), 'gd-ssh-'));
+    // One promise, so hosts connecting at once share the folder rather than race to make two.
+    this.dir ??= mkdtemp(path.join(os.tmpdir(), 'gd-ssh-'));
     return this.dir;
   }
 
@@ -55,7 +56,7 @@ export class SshSession {
   /** Ask every master connection to exit (closing its forwards) and remove the folder. */
   async close(): Promise<void> {
     await Promise.all(this.hosts.map((h) => h.disconnect()));
-    if (this.dir) await rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
+    if (this.dir) await rm(await this.dir, { recursive: true, force: true }).catch(() => undefined);
     this.dir = null;
   }
 }
