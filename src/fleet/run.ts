@@ -21,7 +21,7 @@ export type HostUnit = (settings: Settings, host: SshHost, signal: AbortSignal) 
 async function unitFor(command: string): Promise<HostUnit> {
   switch (command) {
     case 'check':
-      return async (settings, host) => ({ checks: await (await import('../commands/check.js')).judgeHost(settings, host) });
+      return async (settings, host) => ({ checks: await (await import('../phases/preflight.js')).judgeHost(settings, host) });
     case 'suite':
       return (await import('./suite.js')).suiteOnHost;
     case 'down':

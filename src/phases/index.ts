@@ -1,4 +1,4 @@
-/** The phases of `up`, in order; `warm` is [ready, warm]; `check` is [preflight]. */
+/** The phases of `up`, in order: this machine and every fleet host run the same list; `check` is the preflight alone. */
 import type { Phase } from './context.js';
 import { preflightPhase } from './preflight.js';
 import { launchPhase } from './launch.js';
