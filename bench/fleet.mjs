@@ -38,11 +38,13 @@ const env = { ...process.env, ...fleet.env, NO_COLOR: '1', CI: '1' };
 
 function timeOnce(parallel) {
   const started = performance.now();
-  const result = spawnSync(process.execPath, [bin, 'check', '--json', '--host', 'gpu-a', '--host', 'gpu-b', '--host', 'gpu-c', '--parallel', String(parallel)], { env, cwd: root, encoding: 'utf8', timeout: 120_000 });
+  const result = spawnSync(process.execPath, [bin, 'check', '--json', '--host', 'gpu-a', '--host', 'gpu-b', '--host', 'gpu-c', '--parallel', String(parallel), '--probe-timeout', '60'], { env, cwd: root, encoding: 'utf8', timeout: 120_000 });
   const ms = performance.now() - started;
   const doc = JSON.parse(result.stdout || '{}');
-  const vram = (doc.hosts ?? []).map((h) => h.checks.find((c) => c.id === 'gpu.vram')?.status);
-  if (vram.length !== 3 || vram.some((s) => s !== 'pass')) throw new Error(`unexpected result (exit ${result.status}): ${result.stderr || result.stdout.slice(0, 500)}`);
+  const vram = (doc.hosts ?? []).map((h) => h.checks.find((c) => c.id === 'gpu.vram'));
+  if (vram.length !== 3 || vram.some((c) => c?.status !== 'pass')) {
+    throw new Error(`unexpected result (exit ${result.status}): ${result.stderr || vram.map((c) => c && `${c.status}: ${c.summary}`).join(' | ')}`);
+  }
   return ms;
 }
 
