@@ -116,7 +116,7 @@ export function renderFleet(report: Report, hosts: ReadonlyArray<HostReport & { 
     if (h.checks?.length) out.push(...renderChecks(h.checks, verbose));
     if (h.cases?.length) out.push('', paint.bold('Edge-case suite:'), ...renderSuiteReport(h.cases, { verbose }));
     out.push(...(h.lines ?? []));
-    if (h.checks?.length || h.cases?.length) out.push(footer({ ...report, summary: h.summary, exitCode: h.exitCode }, h.cases?.length && !h.checks?.length ? 'result' : 'result'));
+    if (h.checks?.length || h.cases?.length) out.push(footer({ ...report, summary: h.summary, exitCode: h.exitCode }, 'result'));
   }
   const counts = new Map<string, number>();
   for (const h of hosts) counts.set(verdictWord(h.exitCode), (counts.get(verdictWord(h.exitCode)) ?? 0) + 1);
