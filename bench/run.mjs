@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const all = ['check', 'suite', 'metrics', 'up', 'diagnose'];
+const all = ['check', 'suite', 'metrics', 'up', 'diagnose', 'fleet'];
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = wanted.length ? wanted : all;
 

@@ -56,6 +56,14 @@ function suiteOptions(cmd: Command): Command {
     .option('--metrics-url <url>', 'scrape this Prometheus endpoint before and after and reconcile it with the verdicts');
 }
 
+/** --host, --hosts, --parallel: the same command on many hosts over SSH (CONTRACT "Fleets"). */
+function fleetOptions(cmd: Command): Command {
+  return cmd
+    .option('--host <target>', 'run on this host over SSH: [ssh://][user@]host[:port] or an ssh config alias (repeatable)', collect)
+    .option('--hosts <file>', 'hosts to run on, one target per line (# comments)')
+    .option('--parallel <n>', 'hosts handled at once (default 8)');
+}
+
 function reportOptions(cmd: Command, prom = true): Command {
   cmd
     .option('--json', 'print exactly one JSON document on stdout and nothing else there')
@@ -85,14 +93,14 @@ Examples:
   guard-doctor suite --url http://127.0.0.1:8000 --junit suite.xml`,
     );
 
-  reportOptions(modelOptions(program.command('check').description('preflight checks of this host for one model and one way of serving it; starts nothing')))
+  fleetOptions(reportOptions(modelOptions(program.command('check').description('preflight checks of this host for one model and one way of serving it; starts nothing')))
     // The runtime and the publish address decide docker.gpu and port.free, as for up.
     .addOption(new Option('--runtime <cli>', 'container CLI').choices(['docker', 'podman']))
     .option('--publish-host <address>', 'address the port is published on (default 127.0.0.1)')
     .option('--only <group|id>', 'run only these checks: a group (gpu, docker, model, host, port) or a check id; repeatable or comma-separated', collect)
-    .option('--list-checks', 'print every check id per command (group, id, title) and exit');
+    .option('--list-checks', 'print every check id per command (group, id, title) and exit'));
 
-  const up = reportOptions(
+  const up = fleetOptions(reportOptions(
     suiteOptions(modelOptions(program.command('up').description('check, start the serving container, wait, warm it and run the suite; leaves it running'))),
   )
     .option('--name <name>', 'container name (default guard-doctor-<model in lower case>)')
@@ -107,7 +115,7 @@ Examples:
     .option('--ready-timeout <sec>', 'give up waiting for the server to answer (default 900)')
     .option('--warm-timeout <sec>', 'time limit for the first (cold) request (default 600)')
     .option('--api-key-env <name>', `${API_KEY_HELP}; default for up: the value of --env VLLM_API_KEY=...`)
-    .argument('[serverArgs...]', 'extra arguments for the server process, after --');
+    .argument('[serverArgs...]', 'extra arguments for the server process, after --'));
   up.usage('[options] [-- server args...]');
 
   reportOptions(
@@ -124,7 +132,7 @@ Examples:
     false,
   );
 
-  reportOptions(
+  fleetOptions(reportOptions(
     suiteOptions(
       program
         .command('suite')
@@ -135,25 +143,25 @@ Examples:
         .option('--max-model-len <tokens>', 'the context length the server was started with (default 32768)')
         .option('--api-key-env <name>', API_KEY_HELP),
     ),
-  );
+  ));
 
-  program
+  fleetOptions(program
     .command('diagnose')
     .description('explain a failed deployment from its logs')
     .option('--container <name>', 'read docker logs and docker inspect of this container')
     .option('--log <file>', 'read this log file (repeatable); standard input when none is given', collect)
     .addOption(new Option('--runtime <cli>', 'container CLI').choices(['docker', 'podman']))
     .option('--json', 'print exactly one JSON document on stdout')
-    .option('--config <file>', 'read options from a JSON file');
+    .option('--config <file>', 'read options from a JSON file'));
 
-  program
+  fleetOptions(program
     .command('down')
     .description('stop and remove the container that up started')
     .option('--name <name>', 'container name (default guard-doctor-<model in lower case>)')
     .option('--model <name>', 'the model, to derive the default name')
     .addOption(new Option('--runtime <cli>', 'container CLI').choices(['docker', 'podman']))
     .option('--json', 'print exactly one JSON document on stdout')
-    .option('--config <file>', 'read options from a JSON file');
+    .option('--config <file>', 'read options from a JSON file'));
 
   reportOptions(
     program
@@ -209,6 +217,12 @@ async function runCommand(command: Command, args: unknown[]): Promise<number> {
   const configured = loadConfigFile(opts.config as string | undefined, process.cwd());
   const settings = resolveSettings(name, flags, configured.values);
   (await import('./report/style.js')).useOutput(settings.output);
+  if (settings.targets.length > 0) {
+    // An unknown --only is a usage error before any host is reached.
+    if (settings.only.length > 0) (await import('../checks/index.js')).selectChecks(settings.only);
+    const { runFleet } = await import('./fleet/run.js');
+    return runFleet(settings);
+  }
   const module = await COMMANDS[name]!();
   return module.run(settings);
 }

@@ -12,6 +12,7 @@ import { MODEL_SOURCES, type ModelSource } from './data/hub.js';
 import { resolveHubSettings, type HubSettings } from './hub-settings.js';
 import { ApiKey, DEFAULT_API_KEY_ENV } from './api-key.js';
 import { VLLM_FLOOR_TEXT } from './data/serving.js';
+import { dockerEndpoint, endpointIsLoopback, readTargets, sshTargetOf, type DockerEndpoint, type SshTarget } from './targets.js';
 
 /** Pinned default serving image for `--server vllm` and the CUDA it was built with. */
 export const DEFAULT_VLLM_IMAGE = 'vllm/vllm-openai:v0.11.0';
@@ -131,6 +132,15 @@ export interface Settings {
   intervalMs: number;
   durationMs: number;
   cardinalityLimit: number;
+  // fleet
+  /** The hosts to act on over SSH (--host, --hosts, or Docker's own ssh:// endpoint); [] = this machine. */
+  targets: SshTarget[];
+  /** The targets came from DOCKER_HOST or the docker context, not from --host. */
+  targetsFromDocker: DockerEndpoint | null;
+  /** Docker points at another machine that the doctor cannot reach over SSH (tcp://...). */
+  foreignDocker: DockerEndpoint | null;
+  /** Hosts handled at once. */
+  parallel: number;
 }
 
 /** Raw option values as commander (or a config file) hands them over. */
@@ -142,8 +152,11 @@ const CONFIG_KEYS = new Set([
   'maxModelLen', 'gpuMemoryUtilization', 'port', 'publishHost', 'url', 'cases', 'tag',
   'controversialAs', 'requestTimeout', 'concurrency', 'metricsUrl', 'promFile', 'junit', 'strict',
   'probeTimeout', 'name', 'env', 'runtime', 'readyTimeout', 'warmTimeout', 'keep', 'replace',
-  'force', 'suite', 'interval', 'duration', 'cardinalityLimit', 'serverArgs', 'apiKeyEnv',
+  'force', 'suite', 'interval', 'duration', 'cardinalityLimit', 'serverArgs', 'apiKeyEnv', 'host', 'hosts', 'parallel',
 ]);
+
+/** The commands that act on --host. */
+export const FLEET_COMMANDS = new Set(['check', 'up', 'suite', 'down', 'diagnose']);
 
 function camel(key: string): string {
   return key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -207,17 +220,28 @@ export function resolveSettings(command: string, flags: RawOptions, config: RawO
   }
   const containerModelDir = normalizeContainerPath(containerModelDirRaw ?? `/models/${model.name}`);
 
+  const hostsFile = merged.hosts === undefined ? null : path.resolve(cwd, asString(merged.hosts, source('hosts')));
+  const explicitTargets = readTargets(asStringList(merged.host, source('host')), hostsFile);
+  const endpoint = FLEET_COMMANDS.has(command) && explicitTargets.length === 0 ? dockerEndpoint() : null;
+  const fromDocker = endpoint ? sshTargetOf(endpoint) : null;
+  const targets = fromDocker ? [fromDocker] : explicitTargets;
+  const remote = targets.length > 0;
+
   let mount: Mount | null = null;
   if (merged.mount !== undefined && merged.modelDir !== undefined) {
     throw new UsageError(`--mount and --model-dir both name the model volume; give one of them (--model-dir PATH is short for --mount PATH:${containerModelDir})`);
   }
   if (merged.mount !== undefined) {
-    mount = parseMount(asString(merged.mount, source('mount')), source('mount'), cwd);
+    mount = parseMount(asString(merged.mount, source('mount')), source('mount'), cwd, remote);
   } else if (merged.modelDir !== undefined) {
     const dir = asString(merged.modelDir, source('modelDir'));
     if (dir.trim() === '') throw new UsageError(`${source('modelDir')}: empty path. Give the host folder that holds the model's files`);
-    const hostPath = path.resolve(cwd, dir);
-    if (!existsSync(hostPath)) {
+    if (remote && !dir.startsWith('/')) {
+      throw new UsageError(`${source('modelDir')}: "${dir}" is relative; with --host it is a path on each host, so give it absolute, e.g. /srv/models/${model.name}`);
+    }
+    const hostPath = remote ? normalizeContainerPath(dir) : path.resolve(cwd, dir);
+    // On a host the folder is looked at by the probes there; here it must exist.
+    if (!remote && !existsSync(hostPath)) {
       throw new UsageError(`${source('modelDir')}: ${hostPath} does not exist. Give the host folder that holds ${model.name}'s files (config.json, *.safetensors)`);
     }
     mount = { hostPath, containerPath: containerModelDir, raw: `${hostPath}:${containerModelDir}` };
@@ -334,6 +358,10 @@ export function resolveSettings(command: string, flags: RawOptions, config: RawO
     intervalMs: seconds(merged.interval, source('interval'), 5),
     durationMs: seconds(merged.duration, source('duration'), 300),
     cardinalityLimit: merged.cardinalityLimit === undefined ? 100 : asInt(merged.cardinalityLimit, source('cardinalityLimit'), 1, 10_000_000, 'a number of series, e.g. --cardinality-limit 100'),
+    targets,
+    targetsFromDocker: fromDocker ? endpoint : null,
+    foreignDocker: endpoint && !fromDocker && !endpointIsLoopback(endpoint) ? endpoint : null,
+    parallel: merged.parallel === undefined ? 8 : asInt(merged.parallel, source('parallel'), 1, 256, 'hosts handled at once, e.g. --parallel 8'),
   };
 }
 
@@ -374,7 +402,7 @@ function resolveApiKey(named: string | undefined, option: string, forUp: boolean
 }
 
 /** `HOST:CONTAINER[:MODE]`, as `docker run -v` takes it. */
-export function parseMount(raw: string, option: string, cwd: string): Mount {
+export function parseMount(raw: string, option: string, cwd: string, remote = false): Mount {
   const example = `e.g. ${option} /srv/models/Qwen3Guard-Gen-8B:/models/Qwen3Guard-Gen-8B`;
   // A container path always starts with "/", so split at the first ":/" after a non-empty host part.
   const match = /^(.+?):(\/[^:]*)(?::([a-zA-Z,]+))?$/.exec(raw);
@@ -383,7 +411,10 @@ export function parseMount(raw: string, option: string, cwd: string): Mount {
   if (!host.startsWith('/') && !host.startsWith('.') && !host.startsWith('~')) {
     throw new UsageError(`${option}: "${host}" looks like a named volume; guard-doctor needs a host folder (an absolute or ./relative path) to inspect the model, ${example}`);
   }
-  const hostPath = path.resolve(cwd, host.startsWith('~') ? host.replace(/^~/, process.env.HOME ?? '~') : host);
+  if (remote && !host.startsWith('/')) {
+    throw new UsageError(`${option}: "${host}" is relative; with --host it is a path on each host, so give it absolute, ${example}`);
+  }
+  const hostPath = remote ? normalizeContainerPath(host) : path.resolve(cwd, host.startsWith('~') ? host.replace(/^~/, process.env.HOME ?? '~') : host);
   if (mode !== undefined && !/^(ro|rw|z|Z|shared|slave|private|rshared|rslave|rprivate|nocopy)(,(ro|rw|z|Z|shared|slave|private|rshared|rslave|rprivate|nocopy))*$/.test(mode)) {
     throw new UsageError(`${option}: unknown mount option "${mode}" in "${raw}"; valid: ro, rw, z, Z`);
   }

@@ -68,6 +68,19 @@ export interface Summary {
   error: number;
 }
 
+/** One host's part of a fleet report (`hosts[]` in the JSON document). */
+export interface HostReport {
+  /** The TARGET as given. */
+  host: string;
+  ok: boolean;
+  exitCode: number;
+  checks?: CheckResult[];
+  cases?: CaseResult[];
+  launch?: LaunchInfo;
+  summary: Summary;
+  [key: string]: unknown;
+}
+
 export interface Report {
   schemaVersion: 1;
   tool: 'guard-doctor';
@@ -78,6 +91,8 @@ export interface Report {
   checks?: CheckResult[];
   cases?: CaseResult[];
   launch?: LaunchInfo;
+  /** With --host: one entry per host, and no top-level checks/cases. */
+  hosts?: HostReport[];
   summary: Summary;
   [key: string]: unknown;
 }

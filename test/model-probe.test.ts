@@ -1,5 +1,10 @@
-/** The model-folder probe on real folders: what the container will see under the mount as given. */
-import { afterAll, describe, expect, it } from 'vitest';
+/**
+ * The model-folder probe on real folders: what the container will see under the mount as
+ * given. Every test runs twice: on this machine (node:fs) and on a host over SSH (a real sshd
+ * on 127.0.0.1 whose file system is this one, read with the host's own stat/find/od/head), so
+ * both executors must reach the same facts from the same probe code.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmod, mkdir, rename, stat, symlink, truncate, writeFile, access } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -10,24 +15,51 @@ import { modelMount } from '../checks/model-mount.js';
 import { modelPermissions } from '../checks/model-permissions.js';
 import { parseMount, resolveSettings } from '../src/settings.js';
 import { LFS_POINTER_TEXT, removeTempDirs, tempDir, writeModelFolder } from './helpers/model-folder.js';
+import { fleetUnavailable, startFleet, type Fleet } from './helpers/sshd.js';
+import { localHost, type Host } from '../src/exec.js';
+import { SshSession } from '../src/ssh.js';
+import { parseTarget } from '../src/targets.js';
 
 afterAll(removeTempDirs);
 
 const EXPECTED = '/models/Qwen3Guard-Gen-8B';
+const LOCAL = 'this machine';
+const OVER_SSH = 'a host over SSH';
+// Generous: the SSH runs share a slow machine at times; these are not timings.
+const T = 600_000;
 
-async function probeWith(flags: Record<string, unknown>) {
-  const settings = resolveSettings('check', flags, {}, '/');
-  const facts = await probeModelFolder(settings);
-  if (!facts) throw new Error('expected model facts');
-  return facts;
-}
+describe.each([LOCAL, OVER_SSH])('model folder probe on %s', (where) => {
+  let host: Host = localHost;
+  let fleet: Fleet | null = null;
+  let session: SshSession | null = null;
+  const skipSsh = where === OVER_SSH && fleetUnavailable() !== null;
 
-describe('model folder probe', () => {
-  it('gives null when no mount or model dir was given', async () => {
-    expect(await probeModelFolder(resolveSettings('check', {}, {}, '/'))).toBeNull();
-  });
+  beforeAll(async () => {
+    if (where === LOCAL || skipSsh) return;
+    fleet = await startFleet([{ alias: 'self', smi: null, plain: true }]);
+    session = new SshSession({ connectTimeoutMs: 60_000, readTimeoutMs: 300_000, configFile: fleet.sshConfig });
+    const ssh = session.host(parseTarget('self', '--host'));
+    const connection = await ssh.connect();
+    if (!connection.ok) throw new Error(`could not reach the test sshd: ${connection.message}`);
+    host = ssh;
+  }, 120_000);
+  afterAll(async () => {
+    await session?.close();
+    await fleet?.stop();
+  }, T);
 
-  it('reads a healthy sharded folder: config, index, tokenizer, shard headers and sizes', async () => {
+  async function probeWith(flags: Record<string, unknown>) {
+    const settings = resolveSettings('check', flags, {}, '/');
+    const facts = await probeModelFolder(settings, host);
+    if (!facts) throw new Error('expected model facts');
+    return facts;
+  }
+
+  it.skipIf(skipSsh)('gives null when no mount or model dir was given', async () => {
+    expect(await probeModelFolder(resolveSettings('check', {}, {}, '/'), host)).toBeNull();
+  }, T);
+
+  it.skipIf(skipSsh)('reads a healthy sharded folder: config, index, tokenizer, shard headers and sizes', async () => {
     const root = await tempDir();
     const built = await writeModelFolder(path.join(root, 'Qwen3Guard-Gen-8B'), { shards: 5 });
     const facts = await probeWith({ modelDir: built.dir });
@@ -59,9 +91,9 @@ describe('model folder probe', () => {
     expect(config).toMatchObject({ type: 'file', symlink: false, lfsPointer: false, readableByOthers: true });
     expect(config.mode & 0o777).toBe((await stat(path.join(built.dir, 'config.json'))).mode & 0o777);
     expect(facts.pathFolders.map((f) => f.hostPath)).toEqual([built.dir]);
-  });
+  }, T);
 
-  it('takes a single model.safetensors without an index as the weights', async () => {
+  it.skipIf(skipSsh)('takes a single model.safetensors without an index as the weights', async () => {
     const root = await tempDir();
     const built = await writeModelFolder(path.join(root, 'Qwen3Guard-Gen-0.6B'), { size: '0.6B', shards: 0, tokenizer: 'bpe' });
     const facts = await probeWith({ modelDir: built.dir, model: 'qwen3guard-gen-0.6b' });
@@ -69,9 +101,9 @@ describe('model folder probe', () => {
     expect(facts.shards.map((s) => s.name)).toEqual(['model.safetensors']);
     expect(facts.shards[0]!.dataBytes).toBe(built.totalSize);
     expect(facts.tokenizer).toEqual({ tokenizerJson: false, tokenizerConfig: true, vocabAndMerges: true });
-  });
+  }, T);
 
-  it('finds a folder that differs only in letter case, naming both spellings', async () => {
+  it.skipIf(skipSsh)('finds a folder that differs only in letter case, naming both spellings', async () => {
     const root = await tempDir();
     await writeModelFolder(path.join(root, 'qwen3guard-gen-8b'));
     const facts = await probeWith({ mount: `${root}:/models` });
@@ -83,9 +115,9 @@ describe('model folder probe', () => {
     expect(facts.inspectedRole).toBe('case-mismatch');
     expect(facts.suggestedContainerModelDir).toBe('/models/qwen3guard-gen-8b');
     expect(facts.configJson).not.toBeNull();
-  });
+  }, T);
 
-  it('sees a container path that differs from the server folder only in case', async () => {
+  it.skipIf(skipSsh)('sees a container path that differs from the server folder only in case', async () => {
     const root = await tempDir();
     const built = await writeModelFolder(path.join(root, 'model'));
     const facts = await probeWith({ mount: `${built.dir}:/models/qwen3guard-gen-8b` });
@@ -93,9 +125,9 @@ describe('model folder probe', () => {
     expect(facts.caseMismatch).toMatchObject({ side: 'container', expected: EXPECTED, found: '/models/qwen3guard-gen-8b' });
     expect(facts.suggestedMount).toBe(`${built.dir}:${EXPECTED}`);
     expect(facts.suggestedContainerModelDir).toBe('/models/qwen3guard-gen-8b');
-  });
+  }, T);
 
-  it('spots a mount one level too shallow and computes the corrected -v', async () => {
+  it.skipIf(skipSsh)('spots a mount one level too shallow and computes the corrected -v', async () => {
     const root = await tempDir();
     const built = await writeModelFolder(path.join(root, 'Qwen3Guard-Gen-8B'));
     const facts = await probeWith({ mount: `${built.dir}:/models:ro` });
@@ -105,9 +137,9 @@ describe('model folder probe', () => {
     expect(facts.suggestedMount).toBe(`${built.dir}:${EXPECTED}:ro`);
     expect(facts.suggestedContainerModelDir).toBe('/models');
     expect(facts.inspectedRole).toBe('mount-root');
-  });
+  }, T);
 
-  it('spots a model one level too deep (in a single subfolder of the mounted folder)', async () => {
+  it.skipIf(skipSsh)('spots a model one level too deep (in a single subfolder of the mounted folder)', async () => {
     const root = await tempDir();
     await writeModelFolder(path.join(root, 'Qwen3Guard-Gen-8B'));
     const facts = await probeWith({ modelDir: root });
@@ -116,18 +148,18 @@ describe('model folder probe', () => {
     expect(facts.suggestedMount).toBe(`${path.join(root, 'Qwen3Guard-Gen-8B')}:${EXPECTED}`);
     expect(facts.inspectedRole).toBe('subfolder');
     expect(facts.pathFolders.map((f) => f.hostPath)).toEqual([root, path.join(root, 'Qwen3Guard-Gen-8B')]);
-  });
+  }, T);
 
-  it('picks the subfolder named like the model among several', async () => {
+  it.skipIf(skipSsh)('picks the subfolder named like the model among several', async () => {
     const root = await tempDir();
     await writeModelFolder(path.join(root, 'Qwen3Guard-Gen-4B'), { size: '4B' });
     await writeModelFolder(path.join(root, 'Qwen3Guard-Gen-8B'));
     const facts = await probeWith({ modelDir: root });
     expect(facts.modelSubfolders).toEqual(['Qwen3Guard-Gen-4B', 'Qwen3Guard-Gen-8B']);
     expect(facts.tooDeepSubfolder).toBe('Qwen3Guard-Gen-8B');
-  });
+  }, T);
 
-  it('says when the mount does not cover the server folder, and where the model would fit', async () => {
+  it.skipIf(skipSsh)('says when the mount does not cover the server folder, and where the model would fit', async () => {
     const root = await tempDir();
     const built = await writeModelFolder(path.join(root, 'Qwen3Guard-Gen-8B'));
     const facts = await probeWith({ mount: `${built.dir}:/data` });
@@ -136,9 +168,9 @@ describe('model folder probe', () => {
     expect(facts.caseMismatch).toBeNull();
     expect(facts.suggestedMount).toBe(`${built.dir}:${EXPECTED}`);
     expect(facts.suggestedContainerModelDir).toBe('/data');
-  });
+  }, T);
 
-  it('records a missing host path as a fact, not a crash', async () => {
+  it.skipIf(skipSsh)('records a missing host path as a fact, not a crash', async () => {
     const root = await tempDir();
     const facts = await probeWith({ mount: `${path.join(root, 'nope')}:/models` });
     expect(facts.hostPathState).toBe('missing');
@@ -147,9 +179,9 @@ describe('model folder probe', () => {
     const file = path.join(root, 'file');
     await writeFile(file, 'x');
     expect((await probeWith({ mount: `${file}:/models` })).hostPathState).toBe('not-a-folder');
-  });
+  }, T);
 
-  it('recognises Git LFS pointers, leaves them out of weightBytes, and spots a cut-off shard', async () => {
+  it.skipIf(skipSsh)('recognises Git LFS pointers, leaves them out of weightBytes, and spots a cut-off shard', async () => {
     const root = await tempDir();
     const built = await writeModelFolder(path.join(root, 'Qwen3Guard-Gen-8B'), { shards: 3 });
     const [first, second, third] = built.shardNames as [string, string, string];
@@ -164,9 +196,9 @@ describe('model folder probe', () => {
     expect(facts.files.find((f) => f.path === first)!.lfsPointer).toBe(true);
     const realSizes = (await stat(secondPath)).size + (await stat(path.join(built.dir, third))).size;
     expect(facts.weightBytes).toBe(realSizes);
-  });
+  }, T);
 
-  it('judges "readable by others" from mode bits, one level down too (tests run as root)', async () => {
+  it.skipIf(skipSsh)('judges "readable by others" from mode bits, one level down too (tests run as root)', async () => {
     const root = await tempDir();
     const built = await writeModelFolder(path.join(root, 'Qwen3Guard-Gen-8B'));
     await chmod(path.join(built.dir, 'config.json'), 0o600);
@@ -182,9 +214,9 @@ describe('model folder probe', () => {
     expect(entry('tokenizer.json').readableByOthers).toBe(true);
     // The probe still read config.json: root can, and the server's user may not; that is the permission check's call.
     expect(facts.configJson).not.toBeNull();
-  });
+  }, T);
 
-  it('flags links that point outside the mount (the Hugging Face cache layout)', async () => {
+  it.skipIf(skipSsh)('flags links that point outside the mount (the Hugging Face cache layout)', async () => {
     const root = await tempDir();
     const blobs = path.join(root, 'blobs');
     const snapshot = path.join(root, 'snapshots', 'abc123');
@@ -200,9 +232,9 @@ describe('model folder probe', () => {
     expect(facts.files.find((f) => f.path === 'generation_config.json')!.type).toBe('broken-link');
     // On the host the links resolve, so the model itself reads as complete.
     expect(facts.shards.every((s) => s.present && s.declaredDataBytes === s.dataBytes)).toBe(true);
-  });
+  }, T);
 
-  it('handles paths with spaces, non-ASCII letters, quotes and $(...) without running anything', async () => {
+  it.skipIf(skipSsh)('handles paths with spaces, non-ASCII letters, quotes and $(...) without running anything', async () => {
     const root = await tempDir();
     const marker = path.join(root, 'pwned');
     const odd = path.join(root, `my models "ünï'cødé" $(touch ${marker}) \`touch ${marker}\``);
@@ -210,13 +242,13 @@ describe('model folder probe', () => {
     const viaDir = await probeWith({ modelDir: built.dir });
     expect(viaDir.hostModelDirExists).toBe(true);
     expect(viaDir.configJson).not.toBeNull();
-    const viaMount = await inspectMount(parseMount(`${odd}:/models`, '--mount', '/'), EXPECTED, 'Qwen3Guard-Gen-8B');
+    const viaMount = await inspectMount(parseMount(`${odd}:/models`, '--mount', '/'), EXPECTED, 'Qwen3Guard-Gen-8B', host.fs);
     expect(viaMount.hostModelDir).toBe(built.dir);
     expect(viaMount.shards.every((s) => s.present)).toBe(true);
     await expect(access(marker)).rejects.toThrow();
-  });
+  }, T);
 
-  it('lists only the model folder and one level below it', async () => {
+  it.skipIf(skipSsh)('lists only the model folder and one level below it', async () => {
     const root = await tempDir();
     const built = await writeModelFolder(path.join(root, 'Qwen3Guard-Gen-8B'));
     await mkdir(path.join(built.dir, 'a', 'b', 'c'), { recursive: true });
@@ -227,9 +259,10 @@ describe('model folder probe', () => {
     expect(paths).toContain('a/b');
     expect(paths).toContain('a/generation_config.json');
     expect(paths.some((p) => p.startsWith('a/b/'))).toBe(false);
-  });
+  }, T);
 
-  it('never throws on arbitrary file contents, and the checks judge them without crashing', async () => {
+  // 150 runs: on this machine only (the SSH executor reads the same bytes with the same parsers).
+  it.skipIf(where !== LOCAL)('never throws on arbitrary file contents, and the checks judge them without crashing', async () => {
     const root = await tempDir();
     const dir = path.join(root, 'Qwen3Guard-Gen-8B');
     const settings = resolveSettings('check', { modelDir: (await mkdir(dir, { recursive: true }), dir) }, {}, '/');
@@ -261,5 +294,5 @@ describe('model folder probe', () => {
       }),
       { numRuns: 150 },
     );
-  });
+  }, T);
 });

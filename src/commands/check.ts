@@ -1,31 +1,15 @@
 /** `guard-doctor check`: gather the host's facts once, judge every preflight check, report. */
-import { CHECK_TABLES, PREFLIGHT_CHECKS, selectChecks } from '../../checks/index.js';
-import { judgeAll, neededFacts, type Check } from '../check.js';
-import { gatherFacts } from '../probes/index.js';
+import { CHECK_TABLES, selectChecks } from '../../checks/index.js';
+import { localHost } from '../exec.js';
 import { buildReport } from '../report/outcome.js';
 import { emitReport } from '../report/emit.js';
 import { footer, renderChecks } from '../report/human.js';
-import { createProgress } from '../report/progress.js';
 import { paint } from '../report/style.js';
 import type { Settings } from '../settings.js';
-import type { CheckResult, Report } from '../types.js';
+import type { Report } from '../types.js';
+import { describeTarget, preflight, preflightChecks } from '../phases/preflight.js';
 
-/** The preflight phase, shared with `up`. */
-export async function preflight(settings: Settings, checks: readonly Check[] = PREFLIGHT_CHECKS): Promise<CheckResult[]> {
-  const progress = await createProgress(settings.output, { when: 'terminal', initial: 'Probing the GPU, the container runtime and the model folder' });
-  try {
-    const facts = await gatherFacts(neededFacts(checks, settings), settings);
-    return judgeAll(checks, facts, settings);
-  } finally {
-    progress.stop();
-  }
-}
-
-export function describeTarget(settings: Settings): string {
-  const image = settings.server === 'vllm' || settings.imageGiven ? ` (${settings.image})` : '';
-  const where = settings.cpu ? 'on CPU' : settings.gpu === null ? 'on the GPU with most free memory' : `on GPU ${settings.gpu}`;
-  return `${settings.model.name} served by ${settings.server}${image} ${where}`;
-}
+export { describeTarget, judgeHost, preflight, preflightChecks } from '../phases/preflight.js';
 
 export function renderCheckReport(report: Report, settings: Settings): string[] {
   return [
@@ -40,8 +24,9 @@ export function renderCheckReport(report: Report, settings: Settings): string[] 
 export async function run(settings: Settings): Promise<number> {
   if (settings.listChecks) return listChecks(settings);
   // An unknown --only is a usage error (exit 2) before any probe runs.
-  const checks = await preflight(settings, selectChecks(settings.only));
-  const report = buildReport('check', { checks }, settings.strict);
+  const checks = settings.only.length > 0 ? selectChecks(settings.only) : preflightChecks(settings);
+  const judged = await preflight(settings, localHost, checks);
+  const report = buildReport('check', { checks: judged }, settings.strict);
   return emitReport(report, settings, (r) => renderCheckReport(r, settings));
 }
 

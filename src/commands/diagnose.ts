@@ -15,6 +15,20 @@ import { plural } from '../report/format.js';
 import { LineSplitter, LogMatcher, stateSource, type ContainerStateFacts, type Diagnosis, type DiagnosisKind, type LogSource } from '../diagnose.js';
 import { containerLogs, inspectContainer } from '../launch/container.js';
 import { renderFindings } from '../launch/render.js';
+import { localHost, type Host } from '../exec.js';
+
+/** A container's log and state on `host` (this machine or a fleet host), as diagnose reads them. */
+export async function readContainer(settings: Settings, name: string, host: Host): Promise<{ sources: LogSource[]; state: ContainerStateFacts; note: string }> {
+  const found = await inspectContainer(settings.runtime, name, host);
+  if (!found.exists) throw new UsageError(`--container: no container named ${name}${host.remote ? ` on ${host.label}` : ''}. List them with \`${settings.runtime} ps -a\`; a removed container's log is gone, so pass a saved log with --log`);
+  const state = found.info.state;
+  const sources: LogSource[] = [];
+  const fromState = stateSource(name, state);
+  if (fromState) sources.push(fromState);
+  sources.push({ name: `container ${name}`, text: await containerLogs(settings.runtime, name, undefined, host) });
+  const note = found.info.running ? `container ${name} is running` : `container ${name} is ${state.status}, exit code ${state.exitCode ?? '?'}${state.oomKilled ? ', OOMKilled' : ''}`;
+  return { sources, state, note };
+}
 
 /** Standard input is read for at most this long (a `docker logs -f` pipe never ends). */
 export const STDIN_LIMIT_MS = 30_000;
@@ -61,7 +75,7 @@ async function readLog(matcher: LogMatcher, file: string): Promise<void> {
   splitter.end();
 }
 
-const EXIT_FOR: Record<DiagnosisKind, number> = {
+export const EXIT_FOR: Record<DiagnosisKind, number> = {
   'known-failure': EXIT.failed,
   'unrecognized-failure': EXIT.undetermined,
   healthy: EXIT.ok,
@@ -99,14 +113,10 @@ export async function run(settings: Settings): Promise<number> {
   const pending: LogSource[] = [];
 
   if (settings.container) {
-    const name = settings.container;
-    const found = await inspectContainer(settings.runtime, name);
-    if (!found.exists) throw new UsageError(`--container: no container named ${name}. List them with \`${settings.runtime} ps -a\`; a removed container's log is gone, so pass a saved log with --log`);
-    state = found.info.state;
-    const fromState = stateSource(name, state);
-    if (fromState) pending.push(fromState);
-    pending.push({ name: `container ${name}`, text: await containerLogs(settings.runtime, name) });
-    notes.push(found.info.running ? `container ${name} is running` : `container ${name} is ${found.info.state.status}, exit code ${found.info.state.exitCode ?? '?'}${found.info.state.oomKilled ? ', OOMKilled' : ''}`);
+    const read = await readContainer(settings, settings.container, localHost);
+    state = read.state;
+    pending.push(...read.sources);
+    notes.push(read.note);
   }
   matcher.setState(state);
   for (const source of pending) matcher.text(source);

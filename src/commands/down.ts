@@ -8,6 +8,7 @@ import { EXIT } from '../types.js';
 import type { Settings } from '../settings.js';
 import { buildReport } from '../report/outcome.js';
 import { inspectContainer, stopAndRemove } from '../launch/container.js';
+import { localHost, type Host } from '../exec.js';
 import { LABEL } from '../launch/run-args.js';
 
 function emit(settings: Settings, exitCode: number, fields: Record<string, unknown>, message: string, toStderr: boolean): number {
@@ -20,19 +21,31 @@ function emit(settings: Settings, exitCode: number, fields: Record<string, unkno
   return exitCode;
 }
 
-export async function run(settings: Settings): Promise<number> {
+export interface DownOutcome {
+  exitCode: number;
+  fields: Record<string, unknown>;
+  message: string;
+  /** The message is a complaint (stderr), not the result (stdout). */
+  problem: boolean;
+}
+
+/** Stop and remove `settings.name` on `host` (this machine, or a fleet host). */
+export async function downOn(settings: Settings, host: Host): Promise<DownOutcome> {
   const name = settings.name;
-  const found = await inspectContainer(settings.runtime, name);
+  const found = await inspectContainer(settings.runtime, name, host);
   if (!found.exists) {
-    return emit(settings, EXIT.failed, { removed: false }, `guard-doctor: no container named ${name}; nothing was stopped.\n  fix: list the containers up started with: ${settings.runtime} ps -a --filter label=${LABEL.managed}=true`, true);
+    return { exitCode: EXIT.failed, fields: { removed: false }, message: `guard-doctor: no container named ${name}; nothing was stopped.\n  fix: list the containers up started with: ${settings.runtime} ps -a --filter label=${LABEL.managed}=true`, problem: true };
   }
   if (found.info.labels[LABEL.managed] !== 'true') {
-    return emit(settings, EXIT.failed, { removed: false }, `guard-doctor: ${name} was not started by guard-doctor (it has no ${LABEL.managed} label); leaving it alone.\n  fix: remove it yourself if you mean to: ${settings.runtime} rm -f ${name}`, true);
+    return { exitCode: EXIT.failed, fields: { removed: false }, message: `guard-doctor: ${name} was not started by guard-doctor (it has no ${LABEL.managed} label); leaving it alone.\n  fix: remove it yourself if you mean to: ${settings.runtime} rm -f ${name}`, problem: true };
   }
   const wasRunning = found.info.running;
-  const result = await stopAndRemove(settings.runtime, name);
-  if (!result.ok) {
-    return emit(settings, EXIT.undetermined, { removed: false }, `guard-doctor: could not remove ${name}: ${result.message}`, true);
-  }
-  return emit(settings, EXIT.ok, { removed: true, wasRunning }, `${wasRunning ? 'Stopped and removed' : 'Removed'} ${name}.`, false);
+  const result = await stopAndRemove(settings.runtime, name, host);
+  if (!result.ok) return { exitCode: EXIT.undetermined, fields: { removed: false }, message: `guard-doctor: could not remove ${name}: ${result.message}`, problem: true };
+  return { exitCode: EXIT.ok, fields: { removed: true, wasRunning }, message: `${wasRunning ? 'Stopped and removed' : 'Removed'} ${name}.`, problem: false };
+}
+
+export async function run(settings: Settings): Promise<number> {
+  const outcome = await downOn(settings, localHost);
+  return emit(settings, outcome.exitCode, outcome.fields, outcome.message, outcome.problem);
 }

@@ -3,7 +3,7 @@
  * all through run() with argument arrays and time limits. Docker and podman take the same
  * arguments for everything used here.
  */
-import { run, describeFailure, type ExecResult } from '../exec.js';
+import { describeFailure, localHost, type ExecResult, type Host } from '../exec.js';
 import { DoctorError } from '../errors.js';
 import { EXIT, type RuntimeName } from '../types.js';
 import type { ContainerStateFacts } from '../diagnose.js';
@@ -65,8 +65,8 @@ export class RuntimeError extends DoctorError {
   }
 }
 
-export async function inspectContainer(cli: RuntimeName, name: string): Promise<InspectResult> {
-  const result = await run(cli, ['container', 'inspect', name], { timeoutMs: INSPECT_TIMEOUT_MS });
+export async function inspectContainer(cli: RuntimeName, name: string, host: Host = localHost): Promise<InspectResult> {
+  const result = await host.run(cli, ['container', 'inspect', name], { timeoutMs: INSPECT_TIMEOUT_MS });
   if (result.exitCode !== 0) {
     if (!result.timedOut && !result.notFound && NO_SUCH.test(result.stderr + result.stdout)) return { exists: false };
     throw new RuntimeError(`could not inspect container ${name}`, result, INSPECT_TIMEOUT_MS);
@@ -130,9 +130,9 @@ function toInfo(raw: DockerInspect, name: string): ContainerInfo {
  * The container's output, stdout and stderr merged in the order they were written (by the
  * runtime's timestamps), without the timestamps.
  */
-export async function containerLogs(cli: RuntimeName, name: string, tail?: number): Promise<string> {
+export async function containerLogs(cli: RuntimeName, name: string, tail?: number, host: Host = localHost): Promise<string> {
   const args = ['logs', '--timestamps', ...(tail === undefined ? [] : ['--tail', String(tail)]), name];
-  const result = await run(cli, args, { timeoutMs: LOGS_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 });
+  const result = await host.run(cli, args, { timeoutMs: LOGS_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 });
   if (result.exitCode !== 0) throw new RuntimeError(`could not read the logs of ${name}`, result, LOGS_TIMEOUT_MS);
   return mergeTimestamped(result.stdout, result.stderr);
 }
@@ -164,40 +164,40 @@ function normalizeStamp(stamp: string): string {
 }
 
 /** The last non-empty log line, for the spinner; '' when there is none or the runtime is slow. */
-export async function latestLogLine(cli: RuntimeName, name: string): Promise<string> {
-  const result = await run(cli, ['logs', '--tail', '3', name], { timeoutMs: 5_000 });
+export async function latestLogLine(cli: RuntimeName, name: string, host: Host = localHost): Promise<string> {
+  const result = await host.run(cli, ['logs', '--tail', '3', name], { timeoutMs: 5_000 });
   const lines = `${result.stdout}\n${result.stderr}`.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   return lines[lines.length - 1] ?? '';
 }
 
-export async function runContainer(cli: RuntimeName, args: readonly string[], env: Record<string, string>): Promise<ExecResult> {
-  return run(cli, args, { timeoutMs: RUN_TIMEOUT_MS, env });
+export async function runContainer(cli: RuntimeName, args: readonly string[], env: Record<string, string>, host: Host = localHost): Promise<ExecResult> {
+  return host.run(cli, args, { timeoutMs: RUN_TIMEOUT_MS, env });
 }
 
-export async function imagePresent(cli: RuntimeName, image: string): Promise<boolean> {
-  const result = await run(cli, ['image', 'inspect', image], { timeoutMs: INSPECT_TIMEOUT_MS });
+export async function imagePresent(cli: RuntimeName, image: string, host: Host = localHost): Promise<boolean> {
+  const result = await host.run(cli, ['image', 'inspect', image], { timeoutMs: INSPECT_TIMEOUT_MS });
   return result.exitCode === 0;
 }
 
-export async function pullImage(cli: RuntimeName, image: string): Promise<ExecResult> {
-  return run(cli, ['pull', image], { timeoutMs: PULL_TIMEOUT_MS });
+export async function pullImage(cli: RuntimeName, image: string, host: Host = localHost): Promise<ExecResult> {
+  return host.run(cli, ['pull', image], { timeoutMs: PULL_TIMEOUT_MS });
 }
 
 /** Stop (SIGTERM, then SIGKILL after the grace period) and remove. */
-export async function stopAndRemove(cli: RuntimeName, name: string): Promise<{ ok: boolean; message: string }> {
+export async function stopAndRemove(cli: RuntimeName, name: string, host: Host = localHost): Promise<{ ok: boolean; message: string }> {
   const stopLimitMs = (STOP_GRACE_S + 20) * 1000;
-  const stop = await run(cli, ['stop', '-t', String(STOP_GRACE_S), name], { timeoutMs: stopLimitMs });
+  const stop = await host.run(cli, ['stop', '-t', String(STOP_GRACE_S), name], { timeoutMs: stopLimitMs });
   const removeLimitMs = 30_000;
-  const remove = await run(cli, ['rm', '-f', name], { timeoutMs: removeLimitMs });
+  const remove = await host.run(cli, ['rm', '-f', name], { timeoutMs: removeLimitMs });
   if (remove.exitCode === 0 || NO_SUCH.test(remove.stderr)) return { ok: true, message: '' };
   const failed = stop.exitCode !== 0 && !NO_SUCH.test(stop.stderr) ? stop : remove;
   return { ok: false, message: describeFailure(failed, failed === stop ? stopLimitMs : removeLimitMs) };
 }
 
 /** Remove at once (SIGKILL): for a container this run started and is abandoning. */
-export async function forceRemove(cli: RuntimeName, name: string): Promise<{ ok: boolean; message: string }> {
+export async function forceRemove(cli: RuntimeName, name: string, host: Host = localHost): Promise<{ ok: boolean; message: string }> {
   const limitMs = 30_000;
-  const result = await run(cli, ['rm', '-f', name], { timeoutMs: limitMs });
+  const result = await host.run(cli, ['rm', '-f', name], { timeoutMs: limitMs });
   if (result.exitCode === 0 || NO_SUCH.test(result.stderr)) return { ok: true, message: '' };
   return { ok: false, message: describeFailure(result, limitMs) };
 }

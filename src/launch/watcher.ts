@@ -7,6 +7,7 @@
 import type { RuntimeName } from '../types.js';
 import { inspectContainer, latestLogLine, type ContainerInfo } from './container.js';
 import { sleep } from '../timing.js';
+import { localHost, type Host } from '../exec.js';
 
 export const WATCH_INTERVAL_MS = 1_000;
 
@@ -34,7 +35,8 @@ export interface Watcher {
   stop(): void;
 }
 
-export function watchContainer(cli: RuntimeName, name: string, options: { parent?: AbortSignal; followLog?: boolean; initialRestartCount?: number }): Watcher {
+export function watchContainer(cli: RuntimeName, name: string, options: { parent?: AbortSignal; followLog?: boolean; initialRestartCount?: number; host?: Host }): Watcher {
+  const host = options.host ?? localHost;
   const controller = new AbortController();
   const parent = options.parent;
   const onParentAbort = () => controller.abort(parent?.reason);
@@ -48,7 +50,7 @@ export function watchContainer(cli: RuntimeName, name: string, options: { parent
     let tick = 0;
     while (!stopped && !controller.signal.aborted) {
       try {
-        const result = await inspectContainer(cli, name);
+        const result = await inspectContainer(cli, name, host);
         if (stopped) break;
         if (!result.exists) {
           controller.abort(new ContainerStopped(null, 'removed'));
@@ -64,7 +66,7 @@ export function watchContainer(cli: RuntimeName, name: string, options: { parent
           break;
         }
         // The spinner's log line every other tick: it is a nicety, the state is what matters.
-        if (options.followLog && tick % 2 === 0) latest = await latestLogLine(cli, name);
+        if (options.followLog && tick % 2 === 0) latest = await latestLogLine(cli, name, host);
       } catch {
         // A slow or hiccuping daemon is not a dead container; the ready time-out still bounds the wait.
       }

@@ -3,9 +3,8 @@
  * reads /proc/meminfo (about 2 ms); its `osInfo()` starts several programs (30 ms or more,
  * seconds on some hosts), so the OS name comes from /etc/os-release and the kernel instead.
  */
-import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { localHost, type Host } from '../exec.js';
 import type { HostInfo } from '../facts.js';
 import type { Settings } from '../settings.js';
 
@@ -17,52 +16,55 @@ export function prettyName(osRelease: string): string | null {
   return value === '' ? null : value;
 }
 
-async function osName(): Promise<string> {
-  const kernel = `${os.type()} ${os.release()}`;
-  for (const file of ['/etc/os-release', '/usr/lib/os-release']) {
-    try {
-      const name = prettyName(await fs.readFile(file, 'utf8'));
-      if (name) return `${name}, kernel ${os.release()}`;
-    } catch {
-      // try the next one
-    }
-  }
-  return kernel;
+/** MemTotal and MemAvailable (kB) from /proc/meminfo, in bytes; null when absent. */
+export function parseMeminfo(text: string): { total: number; available: number } | null {
+  const kib = (field: string) => {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+    return m ? Number(m[1]) * 1024 : null;
+  };
+  const total = kib('MemTotal');
+  // MemAvailable: what can be had without swapping (page cache counts as reclaimable); kernels before 3.14 lack it.
+  const available = kib('MemAvailable') ?? (total === null ? null : (kib('MemFree') ?? 0) + (kib('Cached') ?? 0) + (kib('Buffers') ?? 0));
+  return total === null || available === null ? null : { total, available };
+}
+
+async function osName(host: Host, settings: Settings): Promise<string> {
+  const [uname, ...releases] = await Promise.all([
+    host.run('uname', ['-sr'], { timeoutMs: settings.probeTimeoutMs }),
+    ...['/etc/os-release', '/usr/lib/os-release'].map((file) => host.fs.readText(file, 64 * 1024).catch(() => '')),
+  ]);
+  const [system = 'Linux', release = 'unknown'] = uname!.exitCode === 0 ? uname!.stdout.trim().split(/\s+/) : [];
+  const name = releases.map(prettyName).find((n) => n !== null);
+  return name ? `${name}, kernel ${release}` : `${system} ${release}`;
 }
 
 /** The folder itself, or its nearest existing parent (a model folder not yet downloaded). */
-async function existingAncestor(dir: string): Promise<string> {
-  let current = path.resolve(dir);
+async function existingAncestor(host: Host, dir: string): Promise<string> {
+  let current = path.posix.resolve(dir);
   for (;;) {
-    try {
-      await fs.stat(current);
-      return current;
-    } catch {
-      const parent = path.dirname(current);
-      if (parent === current) return current;
-      current = parent;
-    }
+    if (await host.fs.stat(current).then(() => true, () => false)) return current;
+    const parent = path.posix.dirname(current);
+    if (parent === current) return current;
+    current = parent;
   }
 }
 
-async function freeDiskBytes(dir: string): Promise<number | null> {
-  try {
-    const stats = await fs.statfs(dir);
-    // bavail: what an unprivileged writer (the container's user) may still use.
-    return stats.bavail * stats.bsize;
-  } catch {
-    return null;
-  }
-}
-
-export async function probeHost(settings: Settings): Promise<HostInfo> {
-  const diskPath = await existingAncestor(settings.mount?.hostPath ?? settings.hub?.cacheDir ?? settings.cwd);
-  const [si, osLabel, diskFreeBytes] = await Promise.all([import('systeminformation'), osName(), freeDiskBytes(diskPath)]);
+async function memory(host: Host): Promise<{ total: number; available: number }> {
+  const fromProc = parseMeminfo(await host.fs.readText('/proc/meminfo', 64 * 1024).catch(() => ''));
+  if (fromProc) return fromProc;
+  if (host.remote) throw new Error(`could not read /proc/meminfo on ${host.label}`);
+  // Not Linux (a developer's laptop): systeminformation knows the other systems.
+  const si = await import('systeminformation');
   const mem = await si.default.mem();
+  return { total: mem.total, available: mem.available };
+}
+
+export async function probeHost(settings: Settings, host: Host = localHost): Promise<HostInfo> {
+  const diskPath = await existingAncestor(host, settings.mount?.hostPath ?? settings.hub?.cacheDir ?? (host.remote ? '/' : settings.cwd));
+  const [mem, osLabel, diskFreeBytes] = await Promise.all([memory(host), osName(host, settings), host.fs.freeBytes(diskPath).catch(() => null)]);
   return {
     os: osLabel,
     memTotalBytes: mem.total,
-    // MemAvailable: what can be had without swapping (page cache counts as reclaimable).
     memAvailableBytes: mem.available,
     diskFreeBytes,
     diskPath,

@@ -5,11 +5,13 @@
 import type { FactName, Facts, FactValue, ProbeOutcome } from '../facts.js';
 import type { Settings } from '../settings.js';
 import { ProbeTimeoutError, errorMessage } from '../errors.js';
+import { localHost, type Host } from '../exec.js';
 
 // It lives in errors.ts so that the probes, which this file loads, need not import this file back.
 export { ProbeTimeoutError };
 
-type Probe<K extends FactName> = (settings: Settings) => Promise<FactValue<K>>;
+/** A probe reads the facts of `host` (this machine, or a host over SSH) with the same code. */
+type Probe<K extends FactName> = (settings: Settings, host: Host) => Promise<FactValue<K>>;
 type ProbeTable = { [K in FactName]: () => Promise<Probe<K>> };
 
 // Loaded lazily: a run that needs no GPU facts never loads the nvidia-smi code.
@@ -23,12 +25,12 @@ const PROBES: ProbeTable = {
   hub: async () => (await import('./hub.js')).probeHub,
 };
 
-export async function gatherFacts(names: readonly FactName[], settings: Settings): Promise<Partial<Facts>> {
-  const entries = await Promise.all(names.map(async (name) => [name, await runProbe(name, settings)] as const));
+export async function gatherFacts(names: readonly FactName[], settings: Settings, host: Host = localHost): Promise<Partial<Facts>> {
+  const entries = await Promise.all(names.map(async (name) => [name, await runProbe(name, settings, host)] as const));
   return Object.fromEntries(entries) as Partial<Facts>;
 }
 
-export async function runProbe<K extends FactName>(name: K, settings: Settings): Promise<ProbeOutcome<FactValue<K>>> {
+export async function runProbe<K extends FactName>(name: K, settings: Settings, host: Host = localHost): Promise<ProbeOutcome<FactValue<K>>> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   // The probe's own commands stop at probeTimeoutMs; this is the net under them.
@@ -37,7 +39,7 @@ export async function runProbe<K extends FactName>(name: K, settings: Settings):
   try {
     const probe = (await PROBES[name]()) as Probe<K>;
     const value = await Promise.race([
-      probe(settings),
+      probe(settings, host),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new ProbeTimeoutError(`the ${name} probe did not finish within ${Math.round(limitMs / 1000)} s`)), limitMs);
       }),

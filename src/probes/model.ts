@@ -5,9 +5,8 @@
  * the model folder and one level below it, never follows the user's input into a shell, and
  * treats a missing or odd path as a fact, not a crash.
  */
-import { open, readFile, readdir, readlink, realpath, stat, lstat, statfs } from 'node:fs/promises';
-import type { Dirent, Stats } from 'node:fs';
 import path from 'node:path';
+import { localHost, type FileStat, type Host, type HostFs } from '../exec.js';
 import type { Mount, Settings } from '../settings.js';
 import type { HubSnapshotFacts } from './hub-cache.js';
 import {
@@ -138,16 +137,19 @@ export interface ModelFolderFacts {
   hubSnapshot?: HubSnapshotFacts;
 }
 
-export async function probeModelFolder(settings: Settings): Promise<ModelFolderFacts | null> {
+export async function probeModelFolder(settings: Settings, host: Host = localHost): Promise<ModelFolderFacts | null> {
   const mount = settings.mount;
   // A hub source: the snapshot in the user's cache is the folder the server will load.
   if (!mount && settings.hub) return (await import('./hub-cache.js')).probeHubSnapshot(settings.hub, settings.model.name);
   if (!mount) return null;
-  return inspectMount(mount, settings.containerModelDir, settings.model.name);
+  return inspectMount(mount, settings.containerModelDir, settings.model.name, host.fs);
 }
 
-/** The probe proper, free of Settings so that tests can call it with any mount. */
-export async function inspectMount(mount: Mount, containerModelDir: string, modelName: string): Promise<ModelFolderFacts> {
+/**
+ * The probe proper, free of Settings so that tests can call it with any mount. Every read
+ * goes through `fs`: node:fs here, or a host's own tools over SSH, with the same verdicts.
+ */
+export async function inspectMount(mount: Mount, containerModelDir: string, modelName: string, fs: HostFs = localHost.fs): Promise<ModelFolderFacts> {
   const facts: ModelFolderFacts = {
     mount,
     containerModelDir,
@@ -181,13 +183,13 @@ export async function inspectMount(mount: Mount, containerModelDir: string, mode
   const modeSuffix = mount.mode ? `:${mount.mode}` : '';
   const mountAt = (hostDir: string) => `${hostDir}:${containerModelDir}${modeSuffix}`;
 
-  const root = await statOrError(mount.hostPath);
+  const root = await statOrError(fs, mount.hostPath);
   if (!root.ok) {
     facts.hostPathState = root.code === 'ENOENT' || root.code === 'ENOTDIR' ? 'missing' : 'unreadable';
     facts.hostPathMessage = root.message;
     return facts;
   }
-  if (!root.stats.isDirectory()) {
+  if (root.stats.kind !== 'folder') {
     facts.hostPathState = 'not-a-folder';
     facts.hostPathMessage = `${mount.hostPath} is a file, not a folder`;
     return facts;
@@ -206,7 +208,7 @@ export async function inspectMount(mount: Mount, containerModelDir: string, mode
     }
   }
 
-  const rootListing = await listNames(mount.hostPath);
+  const rootListing = await listNames(fs, mount.hostPath);
   const rootHoldsModel = rootListing.includes(CONFIG_FILE) || rootListing.some(isSafetensors);
 
   if (relative === null) {
@@ -214,58 +216,58 @@ export async function inspectMount(mount: Mount, containerModelDir: string, mode
     if (rootHoldsModel) {
       facts.suggestedMount = mountAt(mount.hostPath);
       facts.suggestedContainerModelDir = mount.containerPath;
-      await inspectFolder(facts, mount.hostPath, 'mount-root', []);
+      await inspectFolder(fs, facts, mount.hostPath, 'mount-root', []);
     } else {
-      facts.modelSubfolders = await modelSubfolders(mount.hostPath, rootListing);
+      facts.modelSubfolders = await modelSubfolders(fs, mount.hostPath, rootListing);
       const sub = pickSubfolder(facts.modelSubfolders, modelName);
       if (sub) {
         facts.suggestedMount = mountAt(path.join(mount.hostPath, sub));
         facts.suggestedContainerModelDir = path.posix.join(mount.containerPath, sub);
-        await inspectFolder(facts, path.join(mount.hostPath, sub), 'subfolder', [sub]);
+        await inspectFolder(fs, facts, path.join(mount.hostPath, sub), 'subfolder', [sub]);
       }
     }
-    await readDiskFree(facts);
+    await readDiskFree(fs, facts);
     return facts;
   }
 
   const segments = relative.split('/').filter((s) => s !== '');
-  const walk = await walkExact(mount.hostPath, segments);
+  const walk = await walkExact(fs, mount.hostPath, segments);
   facts.hostModelDir = path.join(mount.hostPath, ...segments);
   facts.hostModelDirExists = walk.exists;
   facts.missingHostPath = walk.missingHostPath;
   if (walk.caseMismatch && !facts.caseMismatch) facts.caseMismatch = walk.caseMismatch;
 
   if (walk.exists) {
-    const listing = await listNames(facts.hostModelDir);
+    const listing = await listNames(fs, facts.hostModelDir);
     const holdsModel = listing.includes(CONFIG_FILE) || listing.some(isSafetensors);
     if (!holdsModel) {
-      facts.modelSubfolders = await modelSubfolders(facts.hostModelDir, listing);
+      facts.modelSubfolders = await modelSubfolders(fs, facts.hostModelDir, listing);
       const sub = pickSubfolder(facts.modelSubfolders, modelName);
       if (sub) {
         facts.tooDeepSubfolder = sub;
         facts.suggestedMount = mountAt(path.join(facts.hostModelDir, sub));
         facts.suggestedContainerModelDir = path.posix.join(containerModelDir, sub);
-        await inspectFolder(facts, path.join(facts.hostModelDir, sub), 'subfolder', [...segments, sub]);
-        await readDiskFree(facts);
+        await inspectFolder(fs, facts, path.join(facts.hostModelDir, sub), 'subfolder', [...segments, sub]);
+        await readDiskFree(fs, facts);
         return facts;
       }
     }
     // With a container-side case mismatch the folder exists on the host but the server looks elsewhere.
-    await inspectFolder(facts, facts.hostModelDir, facts.caseMismatch ? 'case-mismatch' : 'model-dir', segments);
+    await inspectFolder(fs, facts, facts.hostModelDir, facts.caseMismatch ? 'case-mismatch' : 'model-dir', segments);
   } else if (walk.caseMismatch && walk.looseHostPath) {
     const found = path.relative(mount.hostPath, walk.looseHostPath).split(path.sep);
     facts.suggestedMount = mountAt(walk.looseHostPath);
     facts.suggestedContainerModelDir = path.posix.join(mount.containerPath, ...found);
-    await inspectFolder(facts, walk.looseHostPath, 'case-mismatch', found);
+    await inspectFolder(fs, facts, walk.looseHostPath, 'case-mismatch', found);
   } else if (rootHoldsModel && segments.length > 0) {
     facts.tooShallow = true;
     facts.suggestedMount = mountAt(mount.hostPath);
     facts.suggestedContainerModelDir = mount.containerPath;
-    await inspectFolder(facts, mount.hostPath, 'mount-root', []);
+    await inspectFolder(fs, facts, mount.hostPath, 'mount-root', []);
   } else {
-    facts.modelSubfolders = await modelSubfolders(mount.hostPath, rootListing);
+    facts.modelSubfolders = await modelSubfolders(fs, mount.hostPath, rootListing);
   }
-  await readDiskFree(facts);
+  await readDiskFree(fs, facts);
   return facts;
 }
 
@@ -285,16 +287,16 @@ interface Walk {
 }
 
 /** Follows the path parts byte for byte (Linux is case-sensitive), noting the first part that matches only loosely. */
-async function walkExact(hostRoot: string, segments: string[]): Promise<Walk> {
+async function walkExact(fs: HostFs, hostRoot: string, segments: string[]): Promise<Walk> {
   let exact: string | null = hostRoot;
   let loose: string | null = hostRoot;
   let missingHostPath: string | null = null;
   let caseMismatch: CaseMismatch | null = null;
   for (const segment of segments) {
     if (loose === null) break;
-    const names = await listNames(loose);
+    const names = await listNames(fs, loose);
     const looseParent: string = loose;
-    const exactHit = names.includes(segment) && (await isFolder(path.join(loose, segment)));
+    const exactHit = names.includes(segment) && (await isFolder(fs, path.join(loose, segment)));
     if (exactHit) {
       if (exact !== null) exact = path.join(exact, segment);
       loose = path.join(loose, segment);
@@ -305,7 +307,7 @@ async function walkExact(hostRoot: string, segments: string[]): Promise<Walk> {
     const lower = segment.toLowerCase();
     let alias: string | undefined;
     for (const name of names) {
-      if (name !== segment && name.toLowerCase() === lower && (await isFolder(path.join(looseParent, name)))) {
+      if (name !== segment && name.toLowerCase() === lower && (await isFolder(fs, path.join(looseParent, name)))) {
         alias = name;
         break;
       }
@@ -321,12 +323,12 @@ async function walkExact(hostRoot: string, segments: string[]): Promise<Walk> {
 }
 
 /** Subfolders (one level down) that hold a config.json. */
-async function modelSubfolders(dir: string, names: string[]): Promise<string[]> {
+async function modelSubfolders(fs: HostFs, dir: string, names: string[]): Promise<string[]> {
   const found = await Promise.all(
     names.slice(0, MAX_ENTRIES_PER_FOLDER).map(async (name) => {
       const sub = path.join(dir, name);
-      if (!(await isFolder(sub))) return null;
-      const inner = await listNames(sub);
+      if (!(await isFolder(fs, sub))) return null;
+      const inner = await listNames(fs, sub);
       return inner.includes(CONFIG_FILE) ? name : null;
     }),
   );
@@ -340,19 +342,20 @@ function pickSubfolder(candidates: string[], modelName: string): string | null {
   return candidates.length === 1 ? candidates[0]! : null;
 }
 
-async function inspectFolder(facts: ModelFolderFacts, dir: string, role: InspectedRole, segmentsFromRoot: string[]): Promise<void> {
+async function inspectFolder(fs: HostFs, facts: ModelFolderFacts, dir: string, role: InspectedRole, segmentsFromRoot: string[]): Promise<void> {
   facts.inspectedDir = dir;
   facts.inspectedRole = role;
-  const rootReal = await realpath(facts.mount.hostPath).catch(() => facts.mount.hostPath);
+  // Needed only for links; asked for alongside the listing, not before it (a round trip on a host).
+  const rootReal = fs.realpath(facts.mount.hostPath).catch(() => facts.mount.hostPath);
 
   const folderPaths = [facts.mount.hostPath];
   for (let i = 1; i <= segmentsFromRoot.length; i++) folderPaths.push(path.join(facts.mount.hostPath, ...segmentsFromRoot.slice(0, i)));
   const [pathFolders, listing] = await Promise.all([
     Promise.all(folderPaths.map(async (p) => {
-      const s = await stat(p).catch(() => null);
-      return s ? { hostPath: p, mode: s.mode & 0o7777, uid: s.uid } : null;
+      const s = await fs.stat(p).catch(() => null);
+      return s ? { hostPath: p, mode: s.mode, uid: s.uid } : null;
     })),
-    listFolder(dir, rootReal, 1),
+    listFolder(fs, dir, rootReal, 1),
   ]);
   facts.pathFolders = pathFolders.filter((f): f is PathFolder => f !== null);
   facts.files = listing.entries;
@@ -368,8 +371,8 @@ async function inspectFolder(facts: ModelFolderFacts, dir: string, role: Inspect
   facts.pytorchWeightFiles = [...top.keys()].filter((n) => PYTORCH_WEIGHTS_PATTERN.test(n) && isFile(n)).sort();
 
   const [config, index] = await Promise.all([
-    readJsonObject(dir, top.get(CONFIG_FILE)),
-    readJsonObject(dir, top.get(SAFETENSORS_INDEX_FILE)),
+    readJsonObject(fs, dir, top.get(CONFIG_FILE)),
+    readJsonObject(fs, dir, top.get(SAFETENSORS_INDEX_FILE)),
   ]);
   facts.configJson = config.value;
   facts.configProblem = config.problem;
@@ -382,23 +385,23 @@ async function inspectFolder(facts: ModelFolderFacts, dir: string, role: Inspect
 
   const topSafetensors = [...top.values()].filter((f) => isSafetensors(f.path) && f.type === 'file');
   const shardNames = facts.index ? facts.index.shardNames : topSafetensors.map((f) => f.path).sort();
-  facts.shards = await Promise.all(shardNames.map((name) => readShard(dir, name, top.get(name))));
+  facts.shards = await Promise.all(shardNames.map((name) => readShard(fs, dir, name, top.get(name))));
   const realWeights = topSafetensors.filter((f) => !f.lfsPointer);
   facts.weightBytes = realWeights.length > 0 ? realWeights.reduce((sum, f) => sum + f.sizeBytes, 0) : null;
 }
 
-async function listFolder(dir: string, rootReal: string, depth: number): Promise<{ entries: ModelFileEntry[]; truncated: boolean }> {
-  let dirents: Dirent[];
+async function listFolder(fs: HostFs, dir: string, rootReal: Promise<string>, depth: number): Promise<{ entries: ModelFileEntry[]; truncated: boolean }> {
+  let names: string[];
   try {
-    dirents = await readdir(dir, { withFileTypes: true });
+    names = await fs.readdir(dir);
   } catch {
     return { entries: [], truncated: false };
   }
-  const truncated = dirents.length > MAX_ENTRIES_PER_FOLDER;
-  dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const truncated = names.length > MAX_ENTRIES_PER_FOLDER;
+  names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const described = await Promise.all(
     // An entry removed while we look is simply not there.
-    dirents.slice(0, MAX_ENTRIES_PER_FOLDER).map((d) => describeEntry(path.join(dir, d.name), d.name, rootReal).catch(() => null)),
+    names.slice(0, MAX_ENTRIES_PER_FOLDER).map((name) => describeEntry(fs, path.join(dir, name), name, rootReal).catch(() => null)),
   );
   const entries = described.filter((e): e is ModelFileEntry => e !== null);
   const result = { entries: [...entries], truncated };
@@ -406,7 +409,7 @@ async function listFolder(dir: string, rootReal: string, depth: number): Promise
     const below = await Promise.all(
       // Hidden folders (.git, .cache) are tooling, not the model, and .git can be huge.
       entries.filter((e) => e.type === 'folder' && !e.symlink && !e.path.startsWith('.')).map(async (folder) => {
-        const inner = await listFolder(path.join(dir, folder.path), rootReal, depth - 1);
+        const inner = await listFolder(fs, path.join(dir, folder.path), rootReal, depth - 1);
         return { entries: inner.entries.map((e) => ({ ...e, path: `${folder.path}/${e.path}` })), truncated: inner.truncated };
       }),
     );
@@ -418,29 +421,29 @@ async function listFolder(dir: string, rootReal: string, depth: number): Promise
   return result;
 }
 
-async function describeEntry(fullPath: string, name: string, rootReal: string): Promise<ModelFileEntry> {
-  const own = await lstat(fullPath);
-  const symlink = own.isSymbolicLink();
-  let target: Stats | null = own;
+async function describeEntry(fs: HostFs, fullPath: string, name: string, rootRealAsked: Promise<string>): Promise<ModelFileEntry> {
+  const own = await fs.lstat(fullPath);
+  const symlink = own.kind === 'symlink';
+  let target: FileStat | null = own;
   let linkTarget: string | null = null;
   let linkEscapesMount = false;
   if (symlink) {
-    linkTarget = await readlink(fullPath).catch(() => null);
-    target = await stat(fullPath).catch(() => null);
-    const real = target ? await realpath(fullPath).catch(() => null) : null;
+    linkTarget = await fs.readlink(fullPath).catch(() => null);
+    target = await fs.stat(fullPath).catch(() => null);
+    const [real, rootReal] = await Promise.all([target ? fs.realpath(fullPath).catch(() => null) : null, rootRealAsked]);
     linkEscapesMount = real !== null && real !== rootReal && !real.startsWith(rootReal.endsWith(path.sep) ? rootReal : rootReal + path.sep);
   }
   if (!target) {
-    return { path: name, type: 'broken-link', sizeBytes: 0, mode: own.mode & 0o7777, uid: own.uid, symlink, linkTarget, linkEscapesMount: false, lfsPointer: false, readableByOthers: false };
+    return { path: name, type: 'broken-link', sizeBytes: 0, mode: own.mode, uid: own.uid, symlink, linkTarget, linkEscapesMount: false, lfsPointer: false, readableByOthers: false };
   }
-  const type = target.isFile() ? 'file' : target.isDirectory() ? 'folder' : 'other';
-  const mode = target.mode & 0o7777;
+  const type = target.kind === 'file' ? 'file' : target.kind === 'folder' ? 'folder' : 'other';
+  const mode = target.mode;
   const readableByOthers = type === 'folder' ? (mode & 0o005) === 0o005 : (mode & 0o004) !== 0;
-  const lfsPointer = type === 'file' && target.size <= LFS_POINTER_MAX_BYTES && (await startsWith(fullPath, LFS_POINTER_PREFIX));
-  return { path: name, type, sizeBytes: target.size, mode, uid: target.uid, symlink, linkTarget, linkEscapesMount, lfsPointer, readableByOthers };
+  const lfsPointer = type === 'file' && target.sizeBytes <= LFS_POINTER_MAX_BYTES && (await startsWith(fs, fullPath, LFS_POINTER_PREFIX));
+  return { path: name, type, sizeBytes: target.sizeBytes, mode, uid: target.uid, symlink, linkTarget, linkEscapesMount, lfsPointer, readableByOthers };
 }
 
-async function readShard(dir: string, name: string, entry: ModelFileEntry | undefined): Promise<ShardFacts> {
+async function readShard(fs: HostFs, dir: string, name: string, entry: ModelFileEntry | undefined): Promise<ShardFacts> {
   const shard: ShardFacts = { name, present: false, sizeBytes: null, lfsPointer: false, headerBytes: null, dataBytes: null, declaredDataBytes: null, problem: null };
   // Shard names come from the index file: a name that climbs out of the folder is not a shard here.
   if (!entry || entry.type !== 'file' || name.includes('/') || name.includes('\\')) return shard;
@@ -453,7 +456,7 @@ async function readShard(dir: string, name: string, entry: ModelFileEntry | unde
     return shard;
   }
   try {
-    const header = await readSafetensorsHeader(path.join(dir, name), entry.sizeBytes);
+    const header = await readSafetensorsHeader(fs, path.join(dir, name), entry.sizeBytes);
     Object.assign(shard, header);
   } catch (error) {
     shard.problem = `could not be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
@@ -461,33 +464,34 @@ async function readShard(dir: string, name: string, entry: ModelFileEntry | unde
   return shard;
 }
 
-async function readSafetensorsHeader(file: string, sizeBytes: number): Promise<Pick<ShardFacts, 'headerBytes' | 'dataBytes' | 'declaredDataBytes' | 'problem'>> {
-  const handle = await open(file, 'r');
-  try {
-    const lengthBuffer = Buffer.alloc(SAFETENSORS_HEADER_LENGTH_BYTES);
-    await handle.read(lengthBuffer, 0, SAFETENSORS_HEADER_LENGTH_BYTES, 0);
-    const headerLength = lengthBuffer.readBigUInt64LE(0);
-    const room = BigInt(sizeBytes - SAFETENSORS_HEADER_LENGTH_BYTES);
-    if (headerLength > room) {
-      return { headerBytes: null, dataBytes: null, declaredDataBytes: null, problem: `its header claims ${headerLength} bytes but the file holds ${sizeBytes} (cut off, or not a safetensors file)` };
-    }
-    const headerBytes = Number(headerLength);
-    const dataBytes = sizeBytes - SAFETENSORS_HEADER_LENGTH_BYTES - headerBytes;
-    if (headerBytes > SAFETENSORS_MAX_HEADER_BYTES) {
-      return { headerBytes, dataBytes, declaredDataBytes: null, problem: `its header is ${headerBytes} bytes, over the format's limit (not a safetensors file)` };
-    }
-    const json = Buffer.alloc(headerBytes);
-    await handle.read(json, 0, headerBytes, SAFETENSORS_HEADER_LENGTH_BYTES);
-    let header: unknown;
-    try {
-      header = JSON.parse(json.toString('utf8'));
-    } catch {
-      return { headerBytes, dataBytes, declaredDataBytes: null, problem: 'its header is not JSON (not a safetensors file)' };
-    }
-    return { headerBytes, dataBytes, declaredDataBytes: declaredEnd(header), problem: null };
-  } finally {
-    await handle.close();
+/** The first read of a shard takes this much, so a usual header needs no second read (a round trip on a host). */
+const SHARD_FIRST_READ_BYTES = 64 * 1024;
+
+async function readSafetensorsHeader(fs: HostFs, file: string, sizeBytes: number): Promise<Pick<ShardFacts, 'headerBytes' | 'dataBytes' | 'declaredDataBytes' | 'problem'>> {
+  const first = await fs.read(file, 0, Math.min(sizeBytes, SHARD_FIRST_READ_BYTES));
+  const lengthBuffer = first.subarray(0, SAFETENSORS_HEADER_LENGTH_BYTES);
+  if (lengthBuffer.length < SAFETENSORS_HEADER_LENGTH_BYTES) {
+    return { headerBytes: null, dataBytes: null, declaredDataBytes: null, problem: `only ${lengthBuffer.length} bytes could be read, too short for a safetensors file` };
   }
+  const headerLength = lengthBuffer.readBigUInt64LE(0);
+  const room = BigInt(sizeBytes - SAFETENSORS_HEADER_LENGTH_BYTES);
+  if (headerLength > room) {
+    return { headerBytes: null, dataBytes: null, declaredDataBytes: null, problem: `its header claims ${headerLength} bytes but the file holds ${sizeBytes} (cut off, or not a safetensors file)` };
+  }
+  const headerBytes = Number(headerLength);
+  const dataBytes = sizeBytes - SAFETENSORS_HEADER_LENGTH_BYTES - headerBytes;
+  if (headerBytes > SAFETENSORS_MAX_HEADER_BYTES) {
+    return { headerBytes, dataBytes, declaredDataBytes: null, problem: `its header is ${headerBytes} bytes, over the format's limit (not a safetensors file)` };
+  }
+  const inFirst = SAFETENSORS_HEADER_LENGTH_BYTES + headerBytes <= first.length;
+  const json = inFirst ? first.subarray(SAFETENSORS_HEADER_LENGTH_BYTES, SAFETENSORS_HEADER_LENGTH_BYTES + headerBytes) : await fs.read(file, SAFETENSORS_HEADER_LENGTH_BYTES, headerBytes);
+  let header: unknown;
+  try {
+    header = JSON.parse(json.toString('utf8'));
+  } catch {
+    return { headerBytes, dataBytes, declaredDataBytes: null, problem: 'its header is not JSON (not a safetensors file)' };
+  }
+  return { headerBytes, dataBytes, declaredDataBytes: declaredEnd(header), problem: null };
 }
 
 /** Where the header says the tensors' bytes end (the largest data_offsets end). */
@@ -514,14 +518,14 @@ function parseIndex(index: Record<string, unknown>): { shardNames: string[]; tot
   return { shardNames: [...names].sort(), totalSize };
 }
 
-async function readJsonObject(dir: string, entry: ModelFileEntry | undefined): Promise<{ value: Record<string, unknown> | null; problem: string | null }> {
+async function readJsonObject(fs: HostFs, dir: string, entry: ModelFileEntry | undefined): Promise<{ value: Record<string, unknown> | null; problem: string | null }> {
   if (!entry) return { value: null, problem: null };
   if (entry.type !== 'file') return { value: null, problem: `${entry.path} is not a file` };
   if (entry.lfsPointer) return { value: null, problem: `${entry.path} is a Git LFS pointer, not the file` };
   if (entry.sizeBytes > MAX_JSON_BYTES) return { value: null, problem: `${entry.path} is ${entry.sizeBytes} bytes, too big for what it should hold` };
   let text: string;
   try {
-    text = await readFile(path.join(dir, entry.path), 'utf8');
+    text = await fs.readText(path.join(dir, entry.path), MAX_JSON_BYTES);
   } catch (error) {
     return { value: null, problem: `${entry.path} could not be read (${(error as NodeJS.ErrnoException).code ?? 'error'})` };
   }
@@ -534,33 +538,26 @@ async function readJsonObject(dir: string, entry: ModelFileEntry | undefined): P
   }
 }
 
-async function readDiskFree(facts: ModelFolderFacts): Promise<void> {
+async function readDiskFree(fs: HostFs, facts: ModelFolderFacts): Promise<void> {
   try {
-    const fsStats = await statfs(facts.inspectedDir ?? facts.mount.hostPath);
-    facts.diskFreeBytes = Number(fsStats.bavail) * Number(fsStats.bsize);
+    facts.diskFreeBytes = await fs.freeBytes(facts.inspectedDir ?? facts.mount.hostPath);
   } catch {
     facts.diskFreeBytes = null;
   }
 }
 
-async function startsWith(file: string, prefix: string): Promise<boolean> {
+async function startsWith(fs: HostFs, file: string, prefix: string): Promise<boolean> {
   try {
-    const handle = await open(file, 'r');
-    try {
-      const buffer = Buffer.alloc(prefix.length);
-      const { bytesRead } = await handle.read(buffer, 0, prefix.length, 0);
-      return bytesRead === prefix.length && buffer.toString('latin1') === prefix;
-    } finally {
-      await handle.close();
-    }
+    const buffer = await fs.read(file, 0, prefix.length);
+    return buffer.length === prefix.length && buffer.toString('latin1') === prefix;
   } catch {
     return false;
   }
 }
 
-async function statOrError(p: string): Promise<{ ok: true; stats: Stats } | { ok: false; code: string; message: string }> {
+async function statOrError(fs: HostFs, p: string): Promise<{ ok: true; stats: FileStat } | { ok: false; code: string; message: string }> {
   try {
-    return { ok: true, stats: await stat(p) };
+    return { ok: true, stats: await fs.stat(p) };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     const why = code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist' : code === 'EACCES' ? 'cannot be read (permission denied)' : `cannot be read (${code})`;
@@ -568,16 +565,16 @@ async function statOrError(p: string): Promise<{ ok: true; stats: Stats } | { ok
   }
 }
 
-async function listNames(dir: string): Promise<string[]> {
+async function listNames(fs: HostFs, dir: string): Promise<string[]> {
   try {
-    return await readdir(dir);
+    return await fs.readdir(dir);
   } catch {
     return [];
   }
 }
 
-async function isFolder(p: string): Promise<boolean> {
-  return (await stat(p).catch(() => null))?.isDirectory() ?? false;
+async function isFolder(fs: HostFs, p: string): Promise<boolean> {
+  return (await fs.stat(p).catch(() => null))?.kind === 'folder';
 }
 
 function isSafetensors(name: string): boolean {

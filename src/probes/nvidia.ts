@@ -9,7 +9,7 @@
 import type { GpuInfo, GpuInventory } from '../facts.js';
 import type { Settings } from '../settings.js';
 import { capabilityFromName } from '../data/gpus.js';
-import { describeFailure, run, type ExecResult } from '../exec.js';
+import { describeFailure, localHost, type ExecResult, type Host } from '../exec.js';
 import { ProbeTimeoutError } from '../errors.js';
 
 export const NVIDIA_SMI = 'nvidia-smi';
@@ -204,12 +204,12 @@ export function rejectsComputeCap(result: ExecResult): boolean {
 
 // ---- the probe ----
 
-export async function probeGpus(settings: Settings): Promise<GpuInventory> {
+export async function probeGpus(settings: Settings, host: Host = localHost): Promise<GpuInventory> {
   // One budget for the whole probe: fall-back calls get what is left, so a slow driver
   // costs at most the probe's time limit.
   const deadline = performance.now() + settings.probeTimeoutMs;
   const left = () => Math.max(1, Math.round(deadline - performance.now()));
-  const smi = (args: string[]) => run(NVIDIA_SMI, args, { timeoutMs: left(), maxBuffer: 4 * 1024 * 1024 });
+  const smi = (args: string[]) => host.run(NVIDIA_SMI, args, { timeoutMs: left(), maxBuffer: 4 * 1024 * 1024 });
 
   const [query, version] = await Promise.all([smi(queryGpuArgs(QUERY_FIELDS)), smi(['--version'])]);
 

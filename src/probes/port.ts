@@ -3,29 +3,21 @@
  * close again (what `docker run -p HOST:PORT:...` will need to do). When it is taken, find out
  * who holds it (a container publishing it, else the listening process) and a free neighbour.
  */
-import net from 'node:net';
-import { run } from '../exec.js';
+import { localHost, type Host, type ListenAttempt } from '../exec.js';
 import type { PortInfo } from '../facts.js';
 import type { Settings } from '../settings.js';
 
-type Attempt = { ok: true } | { ok: false; code: string; message: string };
-
-/** Listen on host:port and close again. */
-export function tryListen(port: number, host: string): Promise<Attempt> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', (error: NodeJS.ErrnoException) => resolve({ ok: false, code: error.code ?? 'UNKNOWN', message: error.message }));
-    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve({ ok: true })));
-  });
+/** Listen on host:port of this machine and close again. */
+export function tryListen(port: number, host: string): Promise<ListenAttempt> {
+  return localHost.tryListen(port, host);
 }
 
 /** How many ports above the wanted one to try for an alternative. */
 const ALTERNATIVE_SPAN = 20;
 
-async function findAlternative(port: number, host: string): Promise<number | null> {
+async function findAlternative(port: number, address: string, host: Host): Promise<number | null> {
   for (let candidate = port + 1; candidate <= Math.min(65535, port + ALTERNATIVE_SPAN); candidate++) {
-    if ((await tryListen(candidate, host)).ok) return candidate;
+    if ((await host.tryListen(candidate, address)).ok) return candidate;
   }
   return null;
 }
@@ -57,27 +49,27 @@ export function parseSsHolder(stdout: string): string | null {
   return match ? `${match[1]} (pid ${match[2]})` : null;
 }
 
-async function whoHolds(port: number, settings: Settings): Promise<string | null> {
+async function whoHolds(port: number, settings: Settings, host: Host): Promise<string | null> {
   const limit = { timeoutMs: Math.min(settings.probeTimeoutMs, 5000) };
   const [containers, sockets] = await Promise.all([
-    run(settings.runtime, ['ps', '--format', '{{.Names}}\t{{.Ports}}'], limit),
+    host.run(settings.runtime, ['ps', '--format', '{{.Names}}\t{{.Ports}}'], limit),
     // Process names show only for our own processes unless run as root; best effort.
-    run('ss', ['-Hltnp', 'sport', '=', `:${port}`], limit),
+    host.run('ss', ['-Hltnp', 'sport', '=', `:${port}`], limit),
   ]);
   const names = containers.exitCode === 0 ? containersPublishing(containers.stdout, port) : [];
   if (names.length > 0) return `container ${names.join(', ')}`;
   return sockets.exitCode === 0 ? parseSsHolder(sockets.stdout) : null;
 }
 
-export async function probePort(settings: Settings): Promise<PortInfo> {
+export async function probePort(settings: Settings, on: Host = localHost): Promise<PortInfo> {
   const { port, publishHost: host } = settings;
-  const attempt = await tryListen(port, host);
+  const attempt = await on.tryListen(port, host);
   const base = { port, host, holder: null, alternative: null };
   if (attempt.ok) return { ...base, free: true, state: 'free', message: null };
   switch (attempt.code) {
     case 'EADDRINUSE': {
-      const [holder, alternative] = await Promise.all([whoHolds(port, settings), findAlternative(port, host)]);
-      return { ...base, free: false, state: 'in-use', holder, alternative, message: `${host}:${port} is already in use` };
+      const [holder, alternative] = await Promise.all([whoHolds(port, settings, on), findAlternative(port, host, on)]);
+      return { ...base, free: false, state: 'in-use', holder, alternative, message: `${host}:${port} is already in use${on.remote ? ` on ${on.label}` : ''}` };
     }
     case 'EACCES':
       return {

@@ -3,9 +3,8 @@
  * (NVIDIA runtime, the hook Docker's `--gpus` uses, or NVIDIA CDI specs), and what a local
  * image says about the CUDA it was built for. One `docker info` (or `podman info`) call.
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { run, type ExecResult } from '../exec.js';
+import { localHost, type ExecResult, type Host } from '../exec.js';
 import type { ImageInfo, PodmanHost, RuntimeInfo } from '../facts.js';
 import type { Settings } from '../settings.js';
 import type { RuntimeName } from '../types.js';
@@ -136,8 +135,8 @@ export function parseNvidiaCtkCdiList(stdout: string): string[] {
 }
 
 /** Devices `nvidia-ctk cdi list` reports, or null when nvidia-ctk is absent or failed. */
-async function nvidiaCtkCdiList(settings: Settings): Promise<string[] | null> {
-  const result = await run('nvidia-ctk', ['cdi', 'list'], { timeoutMs: settings.probeTimeoutMs });
+async function nvidiaCtkCdiList(settings: Settings, host: Host): Promise<string[] | null> {
+  const result = await host.run('nvidia-ctk', ['cdi', 'list'], { timeoutMs: settings.probeTimeoutMs });
   if (result.notFound || result.timedOut || result.exitCode !== 0) return null;
   return parseNvidiaCtkCdiList(result.stdout);
 }
@@ -200,7 +199,8 @@ function unquote(value: string): string {
   return /^(["']).*\1$/.test(v) ? v.slice(1, -1) : v;
 }
 
-async function scanCdiDirs(dirs: readonly string[]): Promise<string[]> {
+async function scanCdiDirs(host: Host, dirs: readonly string[]): Promise<string[]> {
+  const fs = host.fs;
   const devices = new Set<string>();
   await Promise.all(
     dirs.map(async (dir) => {
@@ -217,8 +217,8 @@ async function scanCdiDirs(dirs: readonly string[]): Promise<string[]> {
             const file = path.join(dir, n);
             try {
               const stat = await fs.stat(file);
-              if (!stat.isFile() || stat.size > CDI_SPEC_MAX_BYTES) return;
-              for (const d of nvidiaDevicesInCdiSpec(await fs.readFile(file, 'utf8'))) devices.add(d);
+              if (stat.kind !== 'file' || stat.sizeBytes > CDI_SPEC_MAX_BYTES) return;
+              for (const d of nvidiaDevicesInCdiSpec(await fs.readText(file, CDI_SPEC_MAX_BYTES))) devices.add(d);
             } catch {
               // An unreadable spec is one the runtime cannot read either.
             }
@@ -229,21 +229,23 @@ async function scanCdiDirs(dirs: readonly string[]): Promise<string[]> {
   return [...devices].sort();
 }
 
-/** The hook on this machine's PATH, when the daemon is local (a remote one has its own). */
-async function findNvidiaHook(): Promise<string | null> {
-  const dockerHost = process.env.DOCKER_HOST ?? '';
+/**
+ * The hook on the daemon's machine, when the daemon is that host's own (a remote daemon has
+ * its own). On this machine the PATH is searched too; on a host, the usual folders.
+ */
+async function findNvidiaHook(host: Host): Promise<string | null> {
+  const dockerHost = host.remote ? '' : (process.env.DOCKER_HOST ?? '');
   if (dockerHost !== '' && !dockerHost.startsWith('unix://')) return null;
-  const dirs = [...new Set([...(process.env.PATH ?? '').split(path.delimiter).filter((d) => d.startsWith('/')), ...HOOK_DIRS])];
-  for (const dir of dirs) {
-    const candidate = path.join(dir, NVIDIA_HOOK);
-    try {
-      await fs.access(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return null;
+  const fromPath = host.remote ? [] : (process.env.PATH ?? '').split(path.delimiter).filter((d) => d.startsWith('/'));
+  const dirs = [...new Set([...fromPath, ...HOOK_DIRS])];
+  const found = await Promise.all(
+    dirs.map(async (dir) => {
+      const candidate = path.posix.join(dir, NVIDIA_HOOK);
+      const stat = await host.fs.stat(candidate).catch(() => null);
+      return stat && stat.kind === 'file' && (stat.mode & 0o111) !== 0 ? candidate : null;
+    }),
+  );
+  return found.find((c) => c !== null) ?? null;
 }
 
 /**
@@ -299,18 +301,18 @@ function notInstalled(runtime: RuntimeName, result: ExecResult): RuntimeInfo {
   };
 }
 
-export async function probeRuntime(settings: Settings): Promise<RuntimeInfo> {
-  return settings.runtime === 'podman' ? probePodman(settings) : probeDocker(settings);
+export async function probeRuntime(settings: Settings, host: Host = localHost): Promise<RuntimeInfo> {
+  return settings.runtime === 'podman' ? probePodman(settings, host) : probeDocker(settings, host);
 }
 
-async function probeDocker(settings: Settings): Promise<RuntimeInfo> {
+async function probeDocker(settings: Settings, host: Host): Promise<RuntimeInfo> {
   // `docker version` runs alongside rather than after `docker info`: older CLIs leave the
   // client version out of info's document, and a second round trip would be on the critical path.
   const [result, clientVersion, hook, defaultCdiDevices] = await Promise.all([
-    run('docker', ['info', '--format', '{{json .}}'], { timeoutMs: settings.probeTimeoutMs }),
-    dockerClientVersion(settings),
-    findNvidiaHook(),
-    scanCdiDirs(DEFAULT_CDI_SPEC_DIRS),
+    host.run('docker', ['info', '--format', '{{json .}}'], { timeoutMs: settings.probeTimeoutMs }),
+    dockerClientVersion(settings, host),
+    findNvidiaHook(host),
+    scanCdiDirs(host, DEFAULT_CDI_SPEC_DIRS),
   ]);
   throwIfTimedOut(result, settings);
   if (result.notFound) return notInstalled('docker', result);
@@ -318,7 +320,7 @@ async function probeDocker(settings: Settings): Promise<RuntimeInfo> {
   const daemonAnswering = result.exitCode === 0 && info?.daemonVersion != null;
   const daemonCdiDirs = daemonAnswering && info ? dockerCdiDirs(info) : null;
   const extraDirs = (daemonCdiDirs ?? []).filter((d) => !DEFAULT_CDI_SPEC_DIRS.includes(d));
-  const cdiNvidiaDevices = [...new Set([...defaultCdiDevices, ...(await scanCdiDirs(extraDirs))])].sort();
+  const cdiNvidiaDevices = [...new Set([...defaultCdiDevices, ...(await scanCdiDirs(host, extraDirs))])].sort();
   const runtimes = daemonAnswering ? (info?.runtimes ?? []) : [];
   return {
     runtime: 'docker',
@@ -340,18 +342,18 @@ async function probeDocker(settings: Settings): Promise<RuntimeInfo> {
  * Older CLIs (Debian's docker.io 20.10) leave ClientInfo out of `docker info`'s document; ask
  * `docker version`, which prints the client's version even when the daemon is down.
  */
-async function dockerClientVersion(settings: Settings): Promise<string | null> {
-  const result = await run('docker', ['version', '--format', '{{.Client.Version}}'], { timeoutMs: settings.probeTimeoutMs });
+async function dockerClientVersion(settings: Settings, host: Host): Promise<string | null> {
+  const result = await host.run('docker', ['version', '--format', '{{.Client.Version}}'], { timeoutMs: settings.probeTimeoutMs });
   throwIfTimedOut(result, settings);
   const version = result.stdout.trim().split('\n')[0]?.trim() ?? '';
   return /^\d+\.\d+/.test(version) ? version : null;
 }
 
-async function probePodman(settings: Settings): Promise<RuntimeInfo> {
+async function probePodman(settings: Settings, host: Host): Promise<RuntimeInfo> {
   const [result, specDevices, ctkDevices] = await Promise.all([
-    run('podman', ['info', '--format', 'json'], { timeoutMs: settings.probeTimeoutMs }),
-    scanCdiDirs(DEFAULT_CDI_SPEC_DIRS),
-    nvidiaCtkCdiList(settings),
+    host.run('podman', ['info', '--format', 'json'], { timeoutMs: settings.probeTimeoutMs }),
+    scanCdiDirs(host, DEFAULT_CDI_SPEC_DIRS),
+    nvidiaCtkCdiList(settings, host),
   ]);
   throwIfTimedOut(result, settings);
   if (result.notFound) return notInstalled('podman', result);
@@ -411,9 +413,9 @@ export function parseImageEnv(stdout: string): Pick<ImageInfo, 'cudaVersion' | '
   return { cudaVersion: cuda ? cuda : null, torchCudaArchList: archList && archList.length > 0 ? archList : null };
 }
 
-export async function probeImage(settings: Settings): Promise<ImageInfo> {
+export async function probeImage(settings: Settings, host: Host = localHost): Promise<ImageInfo> {
   const absent: ImageInfo = { ref: settings.image, present: false, cudaVersion: null, torchCudaArchList: null };
-  const result = await run(settings.runtime, ['image', 'inspect', '--format', '{{json .Config.Env}}', settings.image], {
+  const result = await host.run(settings.runtime, ['image', 'inspect', '--format', '{{json .Config.Env}}', settings.image], {
     timeoutMs: settings.probeTimeoutMs,
   });
   throwIfTimedOut(result, settings);

@@ -35,13 +35,30 @@ function formatValue(value: number): string {
   return String(value);
 }
 
-/** The exposition for one report. `nowMs` is the run's time (a sample value, never a timestamp). */
+/**
+ * The exposition for one report. `nowMs` is the run's time (a sample value, never a timestamp).
+ * A fleet report gives every series a `host` label, one set of series per host.
+ */
 export function renderPromFile(report: Report, nowMs: number = Date.now()): string {
-  const command = report.command;
-  const families: Family[] = [];
+  const families = new Map<string, Family>();
   const add = (name: string, help: string, samples: Family['samples'], type: Family['type'] = 'gauge') => {
-    if (samples.length > 0) families.push({ name, help, type, samples });
+    if (samples.length === 0) return;
+    const family = families.get(name);
+    if (family) family.samples.push(...samples);
+    else families.set(name, { name, help, type, samples: [...samples] });
   };
+  const parts: Array<{ labels: Record<string, string>; part: Report }> = report.hosts
+    ? report.hosts.map((h) => ({ labels: { host: h.host }, part: { ...report, ...h, hosts: undefined } as Report }))
+    : [{ labels: {}, part: report }];
+  for (const { labels, part } of parts) addReport(add, part, labels, nowMs);
+  return renderFamilies([...families.values()]);
+}
+
+type Add = (name: string, help: string, samples: Family['samples'], type?: Family['type']) => void;
+
+function addReport(addRaw: Add, report: Report, extraLabels: Record<string, string>, nowMs: number): void {
+  const command = report.command;
+  const add: Add = (name, help, samples, type) => addRaw(name, help, samples.map((s) => ({ ...s, labels: { ...extraLabels, ...s.labels } })), type);
 
   add('guard_doctor_last_run_timestamp_seconds', 'When guard-doctor last finished this command, in seconds since the epoch.', [{ labels: { command }, value: Math.floor(nowMs / 1000) }]);
   add('guard_doctor_exit_code', 'Exit code of the last run (0 nothing failed, 1 failed, 2 invalid input, 3 could not tell, 4 container did not start).', [{ labels: { command }, value: report.exitCode }]);
@@ -84,6 +101,9 @@ export function renderPromFile(report: Report, nowMs: number = Date.now()): stri
     add('guard_doctor_warm_latency_p50_seconds', 'Median latency of the warm requests after launch.', report.launch.warmP50Ms === null ? [] : [{ labels: { command, container }, value: report.launch.warmP50Ms / 1000 }]);
   }
 
+}
+
+function renderFamilies(families: readonly Family[]): string {
   const lines: string[] = [];
   for (const family of families) {
     lines.push(`# HELP ${family.name} ${family.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`);

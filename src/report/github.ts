@@ -10,18 +10,24 @@ function escapeProperty(text: string): string {
 }
 
 export function annotations(report: Report): string[] {
+  if (report.hosts) return report.hosts.flatMap((h) => annotationsOf(h, `guard-doctor ${h.host}: `));
+  return annotationsOf(report, 'guard-doctor ');
+}
+
+/** `prefix` names the host in a fleet, so every annotation says where it comes from. */
+function annotationsOf(part: Pick<Report, 'checks' | 'cases'>, prefix: string): string[] {
   const lines: string[] = [];
-  for (const c of report.checks ?? []) {
+  for (const c of part.checks ?? []) {
     if (c.status === 'pass' || c.status === 'skip') continue;
     const level = c.status === 'fail' ? 'error' : 'warning';
     const text = c.fix ? `${c.summary} — fix: ${c.fix}` : c.summary;
-    lines.push(`::${level} title=${escapeProperty(`guard-doctor ${c.id}`)}::${escapeData(text)}`);
+    lines.push(`::${level} title=${escapeProperty(`${prefix}${c.id}`)}::${escapeData(text)}`);
   }
-  for (const c of report.cases ?? []) {
+  for (const c of part.cases ?? []) {
     if (c.status === 'pass' || c.status === 'skip') continue;
     const level = c.status === 'fail' ? 'error' : 'warning';
     const text = c.message ?? `expected ${c.expected.join(' or ')}, got ${c.verdict.safety}`;
-    lines.push(`::${level} title=${escapeProperty(`guard-doctor case ${c.id}`)}::${escapeData(text)}`);
+    lines.push(`::${level} title=${escapeProperty(`${prefix}case ${c.id}`)}::${escapeData(text)}`);
   }
   return lines;
 }
@@ -31,6 +37,10 @@ function cell(text: string): string {
 }
 
 export function stepSummary(report: Report): string {
+  if (report.hosts) {
+    const head = `### guard-doctor ${report.command} on ${report.hosts.length} hosts: ${report.ok ? 'ok' : `exit ${report.exitCode}`}\n`;
+    return head + report.hosts.map((h) => stepSummary({ ...report, hosts: undefined, ...h, command: `${report.command} — ${h.host}` }).replace(/^###/, '####')).join('\n');
+  }
   const icon = { pass: '✅', warn: '⚠️', fail: '❌', skip: '⏭️', error: '❓' } as const;
   const out: string[] = [`### guard-doctor ${report.command}: ${report.ok ? 'ok' : `exit ${report.exitCode}`}`, ''];
   if (report.checks?.length) {

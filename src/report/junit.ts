@@ -70,6 +70,8 @@ function suite(name: string, rows: Row[], strict: boolean): string {
 
 export function renderJunit(report: Report, strict: boolean): string {
   const suites: string[] = [];
+  // A fleet: one testsuite per host, named by the host.
+  for (const h of report.hosts ?? []) suites.push(suite(h.host, [...(h.checks ?? []).map(checkRow), ...(h.cases ?? []).map(caseRow)], strict));
   if (report.checks) suites.push(suite(`guard-doctor ${report.command}: checks`, report.checks.map(checkRow), strict));
   if (report.cases) suites.push(suite(`guard-doctor ${report.command}: suite`, report.cases.map(caseRow), strict));
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="guard-doctor">\n${suites.join('\n')}\n</testsuites>\n`;

@@ -20,14 +20,15 @@ export interface Progress {
  * - `terminal`: only to a person at a terminal, never with --json (short commands: a CI log
  *   gains nothing from "Scraping ...");
  * - `unless-json`: also as plain heartbeat lines in CI (long waits: `up`, `warm`);
- * - `always`: even with --json, on stderr (`watch`, which runs for minutes).
+ * - `always`: even with --json, on stderr (`watch`, which runs for minutes);
+ * - `never`: not at all (a fleet host's phases, whose hosts run side by side).
  */
-export type ProgressWhen = 'terminal' | 'unless-json' | 'always';
+export type ProgressWhen = 'terminal' | 'unless-json' | 'always' | 'never';
 
 export async function createProgress(output: OutputMode, options: { when: ProgressWhen; heartbeatMs?: number; initial?: string }): Promise<Progress> {
   const heartbeatMs = options.heartbeatMs ?? 10_000;
   const write = (line: string) => process.stderr.write(line + '\n');
-  const enabled = options.when === 'always' || (!output.json && (options.when === 'unless-json' || output.interactive));
+  const enabled = options.when !== 'never' && (options.when === 'always' || (!output.json && (options.when === 'unless-json' || output.interactive)));
   if (!enabled) {
     return { update() {}, log() {}, succeed() {}, fail() {}, stop() {} };
   }

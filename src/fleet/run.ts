@@ -1,0 +1,145 @@
+/**
+ * One command on many hosts over SSH: `check`, `up`, `suite`, `down` and `diagnose` with
+ * --host/--hosts. Each host gets the same unit the command runs on this machine, with the
+ * host as the executor; at most --parallel hosts at once. A host that cannot be reached is
+ * one `host.reachable` error with ssh's own words, within the connection time limit, and never
+ * delays the others. Ctrl-C stops every host's unit (up removes the containers it started),
+ * then every connection and tunnel is closed and the private socket folder removed.
+ */
+import { UsageError, errorMessage } from '../errors.js';
+import { EXIT, type CheckResult, type HostReport } from '../types.js';
+import type { Settings } from '../settings.js';
+import { emitReport } from '../report/emit.js';
+import { formatSeconds } from '../report/format.js';
+import { installInterruptGuard, Interrupted, abortable } from '../launch/signals.js';
+import { SshSession, type SshHost } from '../ssh.js';
+import { buildFleetReport, hostReport, renderFleet, type HostOutcome } from './report.js';
+
+/** What a command does on one host. `signal` aborts on Ctrl-C. */
+export type HostUnit = (settings: Settings, host: SshHost, signal: AbortSignal) => Promise<HostOutcome>;
+
+async function unitFor(command: string): Promise<HostUnit> {
+  switch (command) {
+    case 'check':
+      return async (settings, host) => {
+        const [{ judgeHost }, { selectChecks }] = await Promise.all([import('../phases/preflight.js'), import('../../checks/index.js')]);
+        return { checks: await judgeHost(settings, host, settings.only.length > 0 ? selectChecks(settings.only) : undefined) };
+      };
+    case 'suite':
+      return (await import('./suite.js')).suiteOnHost;
+    case 'down':
+      return downOnHost;
+    case 'diagnose':
+      return diagnoseOnHost;
+    case 'up':
+      return (await import('./up.js')).upOnHost;
+    default:
+      throw new UsageError(`${command} does not take --host`);
+  }
+}
+
+/** Runs `work` over `items`, at most `limit` at once, keeping the order of `items`. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i]!, i);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
+
+export function reachableCheck(label: string, connection: { ok: boolean; message?: string; durationMs: number }, limitMs: number): CheckResult {
+  const base = { id: 'host.reachable', title: 'Host reachable over SSH', durationMs: connection.durationMs };
+  if (connection.ok) return { ...base, status: 'pass', summary: `connected to ${label} over ssh` };
+  return {
+    ...base,
+    status: 'error',
+    summary: `could not reach ${label} over ssh: ${connection.message}`,
+    fix: `make \`ssh ${label} true\` work without a prompt (a key in your agent or ssh config, the host key in known_hosts); the connection limit is ${formatSeconds(limitMs)} (--probe-timeout)`,
+  };
+}
+
+function validate(settings: Settings): void {
+  if (settings.command === 'suite' && settings.url === null) throw new UsageError('--url is required: the base URL of the running server as seen on each host, e.g. --url http://127.0.0.1:8000');
+  if (settings.command === 'diagnose' && !settings.container) throw new UsageError('--container is required with --host: diagnose reads that container on each host (--log and standard input are files on this machine)');
+  if (settings.command === 'up' && settings.server === 'web' && !settings.imageGiven) {
+    throw new UsageError('--image is required with --server web (the Qwen3Guard-Gen web image has no default), e.g. --image registry.example.com/qwen3guard-web:latest');
+  }
+}
+
+export async function runFleet(settings: Settings): Promise<number> {
+  validate(settings);
+  // A dry run prints the run command, the same for every host, and touches none of them.
+  if (settings.command === 'up' && settings.dryRun) return (await import('../commands/up.js')).run(settings);
+  // An invalid --cases file is a usage error before any host is contacted.
+  if ((settings.command === 'suite' || (settings.command === 'up' && settings.runSuite)) && !settings.dryRun) {
+    (await import('../suite/load.js')).loadSuite({ casesFile: settings.casesFile, tags: settings.tags });
+  }
+  const unit = await unitFor(settings.command);
+  const connectTimeoutMs = settings.probeTimeoutMs;
+  const session = new SshSession({ connectTimeoutMs, readTimeoutMs: settings.probeTimeoutMs, configFile: process.env.GUARD_DOCTOR_SSH_CONFIG || null });
+  const guard = installInterruptGuard((signalName) => {
+    process.stderr.write(`\nguard-doctor: ${signalName}: stopping every host${settings.command === 'up' && !settings.keep ? ' and removing the containers this run started' : ''}...\n`);
+  });
+  const note = settings.targetsFromDocker ? `${settings.targetsFromDocker.source}=${settings.targetsFromDocker.host}: judging that machine over SSH (its GPUs, model folder, memory and ports)` : null;
+  if (note && !settings.json) process.stderr.write(`guard-doctor: ${note}\n`);
+
+  let hosts: Array<HostReport & { lines: string[] }>;
+  try {
+    hosts = await mapLimit(settings.targets, settings.parallel, async (target) => {
+      const host = session.host(target);
+      const connection = await abortable(host.connect(), guard.signal).catch((error: unknown) => ({ ok: false as const, message: errorMessage(error), durationMs: 0 }));
+      const reach = reachableCheck(target.raw, connection, connectTimeoutMs);
+      if (!connection.ok) return hostReport(settings.command, target.raw, { checks: [reach], exitCode: guard.signal.aborted ? EXIT.interrupted : EXIT.undetermined }, settings.strict);
+      try {
+        // up cleans up after itself on Ctrl-C (removing what it started); the others just stop waiting.
+        const work = unit(settings, host, guard.signal);
+        const outcome = await (settings.command === 'up' ? work : abortable(work, guard.signal));
+        return hostReport(settings.command, target.raw, { ...outcome, checks: [reach, ...(outcome.checks ?? [])] }, settings.strict);
+      } catch (error) {
+        const interrupted = error instanceof Interrupted;
+        const failed: CheckResult = {
+          id: `${settings.command}.run`,
+          title: `${settings.command} on the host`,
+          status: 'error',
+          summary: interrupted ? `interrupted (${error.signalName})` : `${settings.command} could not finish on ${target.raw}: ${errorMessage(error)}`,
+          durationMs: 0,
+        };
+        return hostReport(settings.command, target.raw, { checks: [reach, failed], exitCode: interrupted ? EXIT.interrupted : error instanceof UsageError ? EXIT.failed : EXIT.undetermined }, settings.strict);
+      }
+    });
+  } finally {
+    await session.close();
+    guard.dispose();
+  }
+
+  const report = buildFleetReport(settings.command, hosts, note ? { note } : {});
+  const title = `guard-doctor ${settings.command} on ${hosts.length === 1 ? hosts[0]!.host : `${hosts.length} hosts`}${settings.parallel < hosts.length ? ` (${settings.parallel} at once)` : ''}`;
+  return emitReport(report, settings, (r) => renderFleet(r, hosts, title, settings.verbose));
+}
+
+async function downOnHost(settings: Settings, host: SshHost): Promise<HostOutcome> {
+  const { downOn } = await import('../commands/down.js');
+  const outcome = await downOn(settings, host);
+  return { exitCode: outcome.exitCode, fields: { container: settings.name, ...outcome.fields, message: outcome.message }, lines: outcome.message.split('\n').map((l) => `  ${l.replace(/^guard-doctor: /, '')}`) };
+}
+
+async function diagnoseOnHost(settings: Settings, host: SshHost): Promise<HostOutcome> {
+  const { readContainer, EXIT_FOR } = await import('../commands/diagnose.js');
+  const { diagnoseAll } = await import('../diagnose.js');
+  const { renderFindings } = await import('../launch/render.js');
+  const read = await readContainer(settings, settings.container!, host);
+  // The same verdict as on this machine: an unknown failure or no sign of a start-up is "could not tell", never healthy.
+  const diagnosis = diagnoseAll(read.sources, { state: read.state });
+  const { findings } = diagnosis;
+  const verdict = findings.length ? [] : diagnosis.kind === 'healthy' ? ['  Healthy: no failure in its log, and it shows the server finished starting.'] : [`  Could not tell (${diagnosis.kind}): no known failure, and no sign the server finished starting.`];
+  return {
+    exitCode: EXIT_FOR[diagnosis.kind],
+    fields: { container: settings.container, containerState: read.state, diagnosis: diagnosis.kind, findings },
+    lines: [`  (${read.note})`, ...(findings.length ? renderFindings(findings, false) : verdict)],
+  };
+}

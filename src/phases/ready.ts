@@ -1,0 +1,89 @@
+/**
+ * The ready phase: watch the container (it dying aborts the wait at once) and wait until the
+ * server gives a real answer, within --ready-timeout.
+ */
+import { errorMessage } from '../errors.js';
+import { EXIT } from '../types.js';
+import { ms, truncate } from '../report/format.js';
+import { waitUntilReady } from '../launch/ready.js';
+import { containerLogs } from '../launch/container.js';
+import { watchDownload } from '../launch/download.js';
+import { publishedDownloadBytes } from '../data/hub.js';
+import type { CheckResult } from '../types.js';
+import type { Settings } from '../settings.js';
+import { readyResult } from '../launch/warm.js';
+import { Interrupted } from '../launch/signals.js';
+import { ContainerStopped, watchContainer } from '../launch/watcher.js';
+import { PhaseFailure, elapsedText, type UpRun } from './context.js';
+import { collectFailure, failureLines, leftBehindLines, onHostFlag } from './failure.js';
+
+/** A log line cut to what fits beside the spinner's text. */
+export function truncateLine(line: string): string {
+  return truncate(line.trim(), Math.max(20, (process.stderr.columns ?? 100) - 40));
+}
+
+/** The container started but did not get ready or warm: its log, the diagnosis, exit 4. */
+export async function startedFailure(run: UpRun, reason: string): Promise<PhaseFailure> {
+  run.watcher?.stop();
+  run.progress.stop();
+  const failure = await collectFailure(run);
+  return new PhaseFailure(EXIT.container, reason, {
+    findings: failure.findings,
+    logTail: failure.logTail,
+    lines: [...failureLines(failure.findings, failure.logTail, null, `Last ${failure.logTail.length} lines of the container's log`, run.settings.runtime), ...leftBehindLines(run)],
+  });
+}
+
+function fixFor(kind: string, run: UpRun): string {
+  const name = run.settings.name;
+  const at = onHostFlag(run);
+  if (kind === 'timeout') return `read the log (guard-doctor diagnose${at} --container ${name}); a slow first load may need a longer --ready-timeout`;
+  if (kind === 'wrong-model') return `another server answers on port ${run.settings.port}: stop it, or publish on another --port`;
+  return `read the diagnosis below and the full log: guard-doctor diagnose${at} --container ${name}`;
+}
+
+export async function readyPhase(run: UpRun): Promise<void> {
+  const { settings } = run;
+  const restartBaseline = run.plan.kind === 'reuse' ? run.plan.info.restartCount : 0;
+  const watcher = watchContainer(settings.runtime, settings.name, { parent: run.signal, followLog: !settings.json, initialRestartCount: restartBaseline, host: run.host });
+  run.watcher = watcher;
+  // A hub source on this machine: the download's progress, measured in the mounted cache.
+  const download = settings.hub && !run.host.remote ? watchDownload(settings.hub, expectedDownloadBytes(run.checks, settings), settings.model.shards) : null;
+  await download?.sample().catch(() => undefined);
+  const waitStarted = Date.now();
+  const tick = setInterval(() => {
+    void download?.sample().catch(() => undefined);
+    const line = download?.describe() ?? watcher.latestLine();
+    run.progress.update(`Waiting for the server (${elapsedText(Date.now() - waitStarted)})${line ? `: ${truncateLine(run.redact(line))}` : ''}`);
+  }, 1_000);
+  let outcome;
+  try {
+    outcome = await waitUntilReady({ url: run.url, server: settings.server, servedModelName: settings.server === 'vllm' ? settings.model.name : null, timeoutMs: settings.readyTimeoutMs, apiKey: settings.apiKey, signal: watcher.signal });
+  } finally {
+    clearInterval(tick);
+  }
+  if (outcome.kind === 'aborted' && outcome.reason instanceof Interrupted) throw outcome.reason;
+  if (outcome.kind !== 'ready') {
+    let reason: string;
+    if (outcome.kind === 'aborted') reason = outcome.reason instanceof ContainerStopped ? `${outcome.reason.message} after ${ms(outcome.elapsedMs)}` : `the wait was aborted: ${errorMessage(outcome.reason)}`;
+    else if (outcome.kind === 'timeout') reason = `the server did not answer within ${ms(settings.readyTimeoutMs)} (--ready-timeout); last seen: ${outcome.lastProblem}${download?.describe() ? `; still ${download.describe()}` : ''}`;
+    else if (outcome.kind === 'unauthorized') reason = outcome.detail;
+    else reason = `the server answers but ${outcome.detail}`;
+    run.checks.push({ id: 'server.ready', title: 'Server answers', status: 'fail', summary: reason, fix: outcome.kind === 'unauthorized' ? outcome.fix : fixFor(outcome.kind, run), durationMs: outcome.elapsedMs });
+    throw await startedFailure(run, reason);
+  }
+  const split = download ? download.split(outcome.elapsedMs, await containerLogs(settings.runtime, settings.name, undefined, run.host).catch(() => '')) : null;
+  run.checks.push(readyResult(outcome.elapsedMs, outcome.detail, split));
+  run.launch.readyMs = outcome.elapsedMs;
+  if (split) Object.assign(run.launch, { downloadMs: split.downloadMs, loadMs: split.loadMs });
+  // Wall-clock moment readiness was noticed, comparable with the container's log timestamps.
+  run.launch.readyAt = new Date().toISOString();
+  run.servedModelName = outcome.servedModelName ?? settings.model.name;
+  run.log(`Server answers after ${ms(outcome.elapsedMs)}`);
+}
+
+/** What the download adds: model.source measured it from the hub's listing, else the published size. */
+function expectedDownloadBytes(checks: readonly CheckResult[], settings: Settings): number {
+  const measured = checks.find((c) => c.id === 'model.source')?.measured?.downloadBytes;
+  return typeof measured === 'number' ? measured : publishedDownloadBytes(settings.model);
+}
