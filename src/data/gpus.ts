@@ -72,3 +72,113 @@ export function gpuFamily(name: string): GpuFamily | undefined {
 export function capabilityFromName(name: string): string | null {
   return gpuFamily(name)?.capability ?? null;
 }
+
+// ---- brands (the start gate's `brand=` rules) ----
+
+/**
+ * NVML's brand as nvidia-smi prints it ("Product Brand") -> the brand nvidia-container-cli
+ * compares `brand=` rules against. libnvidia-container (src/driver.c, driver_get_device_brand_1_svc)
+ * names Quadro, Tesla, NVS, GRID, GeForce and TITAN and calls every other NVML brand "Unknown",
+ * which the CUDA base images' rules list (brand=unknown) alongside nvidia, nvidiartx and the
+ * virtual-GPU brands; GeForce and TITAN are the ones those rules leave out.
+ */
+const CONTAINER_BRANDS: Readonly<Record<string, string>> = {
+  quadro: 'Quadro',
+  tesla: 'Tesla',
+  nvs: 'NVS',
+  grid: 'GRID',
+  geforce: 'GeForce',
+  titan: 'TITAN',
+};
+
+export function containerBrand(nvmlBrand: string | null | undefined): string | null {
+  if (nvmlBrand === null || nvmlBrand === undefined || nvmlBrand.trim() === '') return null;
+  return CONTAINER_BRANDS[nvmlBrand.trim().toLowerCase()] ?? 'Unknown';
+}
+
+/** Brands NVIDIA supports CUDA forward compatibility on (datacenter and workstation, not GeForce/TITAN). */
+export function isConsumerBrand(nvmlBrand: string | null | undefined): boolean {
+  const b = (nvmlBrand ?? '').trim().toLowerCase();
+  return b.startsWith('geforce') || b.startsWith('titan');
+}
+
+/**
+ * The stated fallback when nvidia-smi's brand was not read: what the name says. GeForce and
+ * TITAN cards carry it in their name; "Quadro" too; Tesla-era datacenter cards start with
+ * "Tesla"; RTX workstation cards (RTX A6000, RTX 6000 Ada, RTX PRO) are "NVIDIA RTX"; the rest
+ * (A100, H100, L4, L40S, B200, ...) are "NVIDIA".
+ */
+export function brandFromName(name: string): string {
+  if (/\bgeforce\b/i.test(name)) return 'GeForce';
+  if (/\btitan\b/i.test(name)) return 'Titan';
+  if (/\bquadro\b/i.test(name)) return 'Quadro';
+  if (/^\s*tesla\b/i.test(name)) return 'Tesla';
+  if (/\brtx a\d{4}\b|\brtx pro\b|\brtx \d{4} (sff )?ada\b/i.test(name)) return 'NVIDIA RTX';
+  return 'NVIDIA';
+}
+
+// ---- MIG profiles ----
+
+export interface MigProfile {
+  name: string;
+  /** Memory of one instance, as `nvidia-smi mig -lgip` prints it (GiB). */
+  memoryGiB: number;
+}
+
+/**
+ * GPU instance profiles per MIG-capable board, smallest first, from real `nvidia-smi mig -lgip`
+ * tables (A100 80GB: NVIDIA/mig-parted#97; A100 40GB: public test fixtures; both as quoted in
+ * ../shared/conformance/nvidia-smi/replay.mjs). H100/H200 and the rest: the profile names of
+ * NVIDIA's MIG user guide, memory read from the name (the GB in the name is what the slice holds,
+ * rounded; the real figure is about 2% lower, as on the A100).
+ */
+export const MIG_PROFILES: readonly { pattern: RegExp; minTotalMiB: number; profiles: readonly MigProfile[] }[] = [
+  {
+    pattern: /\ba(100|800)\b/i,
+    minTotalMiB: 50_000,
+    profiles: [
+      { name: '1g.10gb', memoryGiB: 9.5 },
+      { name: '1g.20gb', memoryGiB: 19.5 },
+      { name: '2g.20gb', memoryGiB: 19.5 },
+      { name: '3g.40gb', memoryGiB: 39.25 },
+      { name: '4g.40gb', memoryGiB: 39.25 },
+      { name: '7g.80gb', memoryGiB: 79.25 },
+    ],
+  },
+  {
+    pattern: /\ba(100|800)\b/i,
+    minTotalMiB: 0,
+    profiles: [
+      { name: '1g.5gb', memoryGiB: 4.75 },
+      { name: '1g.10gb', memoryGiB: 9.75 },
+      { name: '2g.10gb', memoryGiB: 9.75 },
+      { name: '3g.20gb', memoryGiB: 19.62 },
+      { name: '4g.20gb', memoryGiB: 19.62 },
+      { name: '7g.40gb', memoryGiB: 39.5 },
+    ],
+  },
+];
+
+/** "3g.40gb" -> 40 (the GB in the name); null when the name carries none. */
+export function migProfileGb(profile: string): number | null {
+  const match = /(\d+)gb\b/i.exec(profile);
+  return match ? Number(match[1]) : null;
+}
+
+/**
+ * The smallest MIG profile of this GPU whose slice holds `requiredMiB`, or null when none does
+ * (then only turning MIG off helps). Boards without a table row are judged by the GB in the
+ * profile names of their MIG devices and the usual sizes (1/8, 1/4, 1/2, the whole).
+ */
+export function migProfileFor(gpuName: string, totalMiB: number | null, requiredMiB: number, seenProfiles: readonly string[] = []): MigProfile | null {
+  const row = MIG_PROFILES.find((r) => r.pattern.test(gpuName) && (totalMiB ?? 0) >= r.minTotalMiB);
+  let profiles: MigProfile[];
+  if (row) profiles = [...row.profiles];
+  else {
+    const byName = seenProfiles.map((p) => ({ name: p.replace(/^\d+c\./, ''), memoryGiB: (migProfileGb(p) ?? 0) * 0.98 })).filter((p) => p.memoryGiB > 0);
+    const wholeGb = totalMiB ? Math.floor(totalMiB / 1024 / 10) * 10 : null;
+    const standard = wholeGb ? [`1g.${Math.round(wholeGb / 8)}gb`, `2g.${Math.round(wholeGb / 4)}gb`, `3g.${Math.round(wholeGb / 2)}gb`, `7g.${wholeGb}gb`] : [];
+    profiles = [...byName, ...standard.map((name) => ({ name, memoryGiB: (migProfileGb(name) ?? 0) * 0.98 }))];
+  }
+  return profiles.filter((p) => p.memoryGiB * 1024 >= requiredMiB).sort((a, b) => a.memoryGiB - b.memoryGiB)[0] ?? null;
+}
