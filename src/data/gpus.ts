@@ -132,6 +132,11 @@ export interface MigProfile {
  * NVIDIA's MIG user guide, memory read from the name (the GB in the name is what the slice holds,
  * rounded; the real figure is about 2% lower, as on the A100).
  */
+/** Profiles known by name only: the slice holds about 2% less than the GB in the name (as measured on the A100). */
+function byName(names: readonly string[]): MigProfile[] {
+  return names.map((name) => ({ name, memoryGiB: Math.floor((migProfileGb(name) ?? 0) * 0.98 * 100) / 100 }));
+}
+
 export const MIG_PROFILES: readonly { pattern: RegExp; minTotalMiB: number; profiles: readonly MigProfile[] }[] = [
   {
     pattern: /\ba(100|800)\b/i,
@@ -157,6 +162,10 @@ export const MIG_PROFILES: readonly { pattern: RegExp; minTotalMiB: number; prof
       { name: '7g.40gb', memoryGiB: 39.5 },
     ],
   },
+  // Hopper: profile names from NVIDIA's MIG user guide ("Supported MIG Profiles"); memory read from the name.
+  { pattern: /\bh(100|800)\b/i, minTotalMiB: 90_000, profiles: byName(['1g.12gb', '1g.24gb', '2g.24gb', '3g.47gb', '4g.47gb', '7g.94gb']) },
+  { pattern: /\bh(100|800)\b/i, minTotalMiB: 0, profiles: byName(['1g.10gb', '1g.20gb', '2g.20gb', '3g.40gb', '4g.40gb', '7g.80gb']) },
+  { pattern: /\bg?h200\b/i, minTotalMiB: 0, profiles: byName(['1g.18gb', '1g.35gb', '2g.35gb', '3g.71gb', '4g.71gb', '7g.141gb']) },
 ];
 
 /** "3g.40gb" -> 40 (the GB in the name); null when the name carries none. */
@@ -168,17 +177,12 @@ export function migProfileGb(profile: string): number | null {
 /**
  * The smallest MIG profile of this GPU whose slice holds `requiredMiB`, or null when none does
  * (then only turning MIG off helps). Boards without a table row are judged by the GB in the
- * profile names of their MIG devices and the usual sizes (1/8, 1/4, 1/2, the whole).
+ * profile names of the MIG devices they have.
  */
 export function migProfileFor(gpuName: string, totalMiB: number | null, requiredMiB: number, seenProfiles: readonly string[] = []): MigProfile | null {
   const row = MIG_PROFILES.find((r) => r.pattern.test(gpuName) && (totalMiB ?? 0) >= r.minTotalMiB);
   let profiles: MigProfile[];
   if (row) profiles = [...row.profiles];
-  else {
-    const byName = seenProfiles.map((p) => ({ name: p.replace(/^\d+c\./, ''), memoryGiB: (migProfileGb(p) ?? 0) * 0.98 })).filter((p) => p.memoryGiB > 0);
-    const wholeGb = totalMiB ? Math.floor(totalMiB / 1024 / 10) * 10 : null;
-    const standard = wholeGb ? [`1g.${Math.round(wholeGb / 8)}gb`, `2g.${Math.round(wholeGb / 4)}gb`, `3g.${Math.round(wholeGb / 2)}gb`, `7g.${wholeGb}gb`] : [];
-    profiles = [...byName, ...standard.map((name) => ({ name, memoryGiB: (migProfileGb(name) ?? 0) * 0.98 }))];
-  }
+  else profiles = byName(seenProfiles.map((p) => p.replace(/^\d+c\./, '')));
   return profiles.filter((p) => p.memoryGiB * 1024 >= requiredMiB).sort((a, b) => a.memoryGiB - b.memoryGiB)[0] ?? null;
 }
