@@ -23,7 +23,8 @@ export const gpuComputeCapability = defineCheck({
   needs: ['gpus', 'image'],
   skip: (settings) => (settings.cpu ? CPU_SKIP_REASON : null),
   judge({ gpus, image }, settings) {
-    if (gpus.state !== 'ok') return { status: 'fail', ...inventoryProblem(gpus) };
+    // No GPU facts: gpu.driver fails with the cause; here it is "could not tell", one cause counted once.
+    if (gpus.state !== 'ok') return { status: 'error', ...inventoryProblem(gpus) };
     const choice = chooseGpu(gpus.gpus, settings);
     if (!choice.ok) return { status: 'fail', summary: choice.summary, fix: choice.fix };
     const { gpu } = choice;

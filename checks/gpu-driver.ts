@@ -120,7 +120,7 @@ function judgeDriver(
   }
   if (!found) {
     return {
-      status: 'warn',
+      status: 'error',
       summary: `nvidia-smi did not report the driver version; ${where} needs ${need ? `driver >= ${need.minDriver}` : 'a driver that supports it'}`,
       fix: 'run `nvidia-smi` by hand and compare its "Driver Version" with the requirement',
       measured,
@@ -128,6 +128,15 @@ function judgeDriver(
     };
   }
 
+  if (gate.requirements.length > 0 && driverCuda === null) {
+    return {
+      status: 'warn',
+      summary: `${foundText}: the CUDA version this driver supports could not be read or derived, so whether ${settings.image} starts (its NVIDIA_REQUIRE_CUDA) cannot be told`,
+      fix: 'run `nvidia-smi` by hand and compare its "CUDA Version" with the image\'s NVIDIA_REQUIRE_CUDA (`docker image inspect`)',
+      measured,
+      details,
+    };
+  }
   if (gate.requirements.length > 0) return judgeByGate(gpus, settings, gate, cuda, need, found, foundText, measured, details);
   return judgeByTable(gpus, settings, gate, where, need, found, foundText, driverCuda, measured, details);
 }
@@ -187,9 +196,11 @@ function judgeByGate(
   const admittedBy = result.alternative;
   measured.admittedBy = admittedBy;
   if (admittedBy && !/^cuda/i.test(admittedBy) && /(^|,)driver/i.test(admittedBy)) {
+    const native = [need?.minDriver, requiredDriver(requiredCudaOf(gate.requirements.join(' ')) ?? cuda.version)?.minDriver].filter((v): v is string => Boolean(v)).sort(compareVersions).at(-1);
     return {
-      status: 'pass',
-      summary: `${foundText} starts ${imageText} on ${gpuText} through CUDA forward compatibility: ${gateFrom} admits ${admittedBy} (the image's compat libraries; NVIDIA supports this on datacenter and workstation GPUs)`,
+      status: 'warn',
+      summary: `${foundText} starts ${imageText} on ${gpuText} only through CUDA forward compatibility: ${gateFrom} admits ${admittedBy} (the image's compat libraries; NVIDIA supports this on datacenter and workstation GPUs)`,
+      fix: `it runs as it is; to run CUDA ${cuda.version} natively, update the NVIDIA driver to ${native ?? 'one that supports it'} or newer (a driver update on another branch would stop the compat libraries from working: "Error 803: system has unsupported display driver / cuda driver combination")`,
       measured,
       details,
     };

@@ -54,9 +54,8 @@ export const gpuVram = defineCheck({
   needs: ['gpus', 'model'],
   skip: (settings) => (settings.cpu ? CPU_SKIP_REASON : null),
   judge({ gpus, model }, settings) {
-    if (gpus.state !== 'ok') {
-      return { status: 'fail', ...inventoryProblem(gpus) };
-    }
+    // No GPU facts: gpu.driver fails with the cause; here it is "could not tell", one cause counted once.
+    if (gpus.state !== 'ok') return { status: 'error', ...inventoryProblem(gpus) };
     const choice = chooseGpu(gpus.gpus, settings);
     if (!choice.ok) return { status: 'fail', summary: choice.summary, fix: choice.fix };
     const parent = choice.gpu;
@@ -105,6 +104,15 @@ export const gpuVram = defineCheck({
           details,
         };
       }
+      if (gpu.memoryUnread || (mig.kind === 'device' && total === null)) {
+        return {
+          status: 'error',
+          summary: `could not tell the free memory of ${mig.kind === 'device' ? label : gpuLabel(gpu)}: nvidia-smi gave no memory figures for it; ${modelName} needs at least ${gibText(need.requiredMiB)}`,
+          fix: 'run `nvidia-smi` by hand: its Memory-Usage column must show the GPU\'s memory',
+          measured,
+          details,
+        };
+      }
       return {
         status: 'warn',
         summary: `could not measure free memory on ${gpuLabel(gpu)} (nvidia-smi reports [N/A], as on unified-memory machines); ${modelName} needs at least ${gibText(need.requiredMiB)}`,
@@ -129,10 +137,11 @@ export const gpuVram = defineCheck({
     if (fit.utilizationTooHigh) reasons.push(`--gpu-memory-utilization ${settings.gpuMemoryUtilization} asks for ${gibText(fit.budgetMiB!)}, more than is free (vLLM refuses to start)`);
     else if (fit.budgetTooSmall && !fit.freeTooSmall) reasons.push(`--gpu-memory-utilization ${settings.gpuMemoryUtilization} gives it only ${gibText(fit.budgetMiB!)}`);
 
-    const ways = waysOut(mig.kind === 'device' ? otherMigDevices(gpus.gpus, parent, mig.device) : gpus.gpus, gpu, need, folder, settings, fit);
+    const candidates = mig.kind === 'device' ? [...otherMigDevices(gpus.gpus, parent, mig.device), ...gpus.gpus.filter((g) => !g.migEnabled && g.index !== parent.index)] : gpus.gpus;
+    const ways = waysOut(candidates, gpu, need, folder, settings, fit, mig.kind === 'device');
     Object.assign(measured, ways.measured);
     if (mig.kind === 'device') {
-      ways.fixes.push(migFix.fix);
+      ways.fixes.splice(measured.suggestedGpu !== undefined ? 1 : 0, 0, migFix.fix);
       Object.assign(measured, migFix.measured);
     }
     return {
@@ -196,6 +205,7 @@ function waysOut(
   folder: ModelFolderFigures | null,
   settings: Settings,
   fit: Fit,
+  migDevice = false,
 ): { fixes: string[]; measured: Record<string, unknown> } {
   const fixes: string[] = [];
   const measured: Record<string, unknown> = {};
@@ -242,7 +252,9 @@ function waysOut(
 
   const heldMiB = gpu.memoryUsedMiB ?? (total !== null ? total - free : 0);
   const emptyBudget = total === null ? null : settings.server === 'vllm' ? utilizationBudgetMiB(settings.gpuMemoryUtilization, total) : total;
-  if (heldMiB >= 1024 && (emptyBudget === null || emptyBudget >= need.requiredMiB)) {
+  if (migDevice) {
+    // A MIG slice's size is fixed by its profile: the MIG fix says what to do instead.
+  } else if (heldMiB >= 1024 && (emptyBudget === null || emptyBudget >= need.requiredMiB)) {
     fixes.push(`free memory on GPU ${gpu.index} (${gibText(heldMiB)} in use; \`nvidia-smi\` lists the processes holding it)`);
   } else if (emptyBudget !== null && emptyBudget < need.requiredMiB && fixes.length === 0) {
     fixes.push(`GPU ${gpu.index} is too small for ${need.model} even when empty; serve on a GPU with at least ${gibText(need.requiredMiB)} free`);

@@ -34,6 +34,8 @@ export interface GpuInfo {
   memoryTotalMiB: number | null;
   memoryUsedMiB: number | null;
   memoryFreeMiB: number | null;
+  /** nvidia-smi gave no memory figures at all (not even [N/A]): the memory is unknown, not unified. */
+  memoryUnread?: boolean;
   /** "8.6"; null when unknown. */
   computeCapability: string | null;
   /** Where the capability came from: nvidia-smi's compute_cap, the name table (old drivers), or nowhere. */

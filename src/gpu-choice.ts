@@ -28,8 +28,15 @@ export function chooseGpu(gpus: readonly GpuInfo[], settings: Pick<Settings, 'gp
     return { ok: true, gpu, reason: 'flag' };
   }
   if (gpus.length === 1) return { ok: true, gpu: gpus[0]!, reason: 'only' };
-  const byFree = [...gpus].sort((a, b) => (b.memoryFreeMiB ?? -1) - (a.memoryFreeMiB ?? -1) || a.index - b.index);
+  const byFree = [...gpus].sort((a, b) => usableFreeMiB(b) - usableFreeMiB(a) || a.index - b.index);
   return { ok: true, gpu: byFree[0]!, reason: 'most-free' };
+}
+
+/** The free memory a container can use on a GPU: in MIG mode, its largest MIG device's, never the parent's. */
+function usableFreeMiB(gpu: GpuInfo): number {
+  if (!gpu.migEnabled) return gpu.memoryFreeMiB ?? -1;
+  const devices = (gpu.migDevices ?? []).map((d) => d.memoryFreeMiB ?? (d.memoryTotalMiB !== null && d.memoryUsedMiB !== null ? d.memoryTotalMiB - d.memoryUsedMiB : -1));
+  return devices.length > 0 ? Math.max(...devices) : -1;
 }
 
 /** "GPU 1 (NVIDIA A100-SXM4-80GB)" */

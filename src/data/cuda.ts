@@ -18,6 +18,12 @@ export interface CudaDriverRow {
 }
 
 export const CUDA_DRIVER_MINIMUMS: readonly CudaDriverRow[] = [
+  { cuda: '9.0', minDriver: '384.81' },
+  { cuda: '9.1', minDriver: '390.46' },
+  { cuda: '9.2', minDriver: '396.26' },
+  { cuda: '10.0', minDriver: '410.48' },
+  { cuda: '10.1', minDriver: '418.39' },
+  { cuda: '10.2', minDriver: '440.33' },
   { cuda: '11.0', minDriver: '450.36.06' },
   { cuda: '11.1', minDriver: '455.23' },
   { cuda: '11.2', minDriver: '460.27.03' },

@@ -184,6 +184,9 @@ export interface SmiQGpu {
   name: string | null;
   brand: string | null;
   uuid: string | null;
+  memoryTotalMiB: number | null;
+  memoryUsedMiB: number | null;
+  memoryFreeMiB: number | null;
   migEnabled: boolean | null;
   migDevices: MigDevice[];
 }
@@ -202,7 +205,7 @@ export function parseSmiQGpus(text: string): SmiQGpu[] {
     if (line.trim() === '') continue;
     const head = /^GPU ([0-9A-Fa-f]+:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-9A-Fa-f])$/.exec(line);
     if (head) {
-      gpu = { busId: head[1]!, name: null, brand: null, uuid: null, migEnabled: null, migDevices: [] };
+      gpu = { busId: head[1]!, name: null, brand: null, uuid: null, memoryTotalMiB: null, memoryUsedMiB: null, memoryFreeMiB: null, migEnabled: null, migDevices: [] };
       gpus.push(gpu);
       mig = null;
       stack.length = 0;
@@ -225,7 +228,8 @@ export function parseSmiQGpus(text: string): SmiQGpu[] {
     const key = [...stack.map((s) => s.label), kv[1]!].join('/');
     const value = kv[2]!.trim();
     if (mig) {
-      const inMig = key.slice(key.lastIndexOf('MIG Device/') + 'MIG Device/'.length);
+      // 610 and later call it "Shared FB Memory Usage".
+      const inMig = key.slice(key.lastIndexOf('MIG Device/') + 'MIG Device/'.length).replace(/^Shared FB Memory Usage\//, 'FB Memory Usage/');
       const int = /^\d+$/.test(value) ? Number(value) : null;
       if (inMig === 'Index' && int !== null) mig.index = int;
       else if (inMig === 'GPU Instance ID') mig.gpuInstanceId = int;
@@ -238,7 +242,41 @@ export function parseSmiQGpus(text: string): SmiQGpu[] {
     if (key === 'Product Name') gpu.name = cell(value);
     else if (key === 'Product Brand') gpu.brand = cell(value);
     else if (key === 'GPU UUID') gpu.uuid = cell(value);
+    else if (key === 'FB Memory Usage/Total') gpu.memoryTotalMiB = parseMiB(value);
+    else if (key === 'FB Memory Usage/Used') gpu.memoryUsedMiB = parseMiB(value);
+    else if (key === 'FB Memory Usage/Free') gpu.memoryFreeMiB = parseMiB(value);
     else if (key === 'MIG Mode/Current') gpu.migEnabled = /^enabled$/i.test(value) ? true : /^disabled$/i.test(value) ? false : null;
+  }
+  return gpus;
+}
+
+/**
+ * The "MIG devices" table of plain `nvidia-smi`: per GPU index, each device's GPU instance,
+ * compute instance, MIG device index and memory ("|  0    3   0   0  |  12MiB /  9856MiB  | ...").
+ */
+export function parseSmiMigTable(text: string): Map<number, MigDevice[]> {
+  const byGpu = new Map<number, MigDevice[]>();
+  const body = String(text ?? '');
+  const start = body.search(/MIG devices:/i);
+  if (start < 0) return byGpu;
+  for (const line of body.slice(start).split(/\r?\n/)) {
+    if (/Processes:/i.test(line)) break;
+    const row = /^\|\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\|\s*(\d+)\s*MiB\s*\/\s*(\d+)\s*MiB/.exec(line);
+    if (!row) continue;
+    const [gpu, gi, ci, dev, used, total] = row.slice(1).map(Number) as [number, number, number, number, number, number];
+    const list = byGpu.get(gpu) ?? [];
+    list.push({ index: dev, profile: null, uuid: null, gpuInstanceId: gi, computeInstanceId: ci, memoryTotalMiB: total, memoryUsedMiB: used, memoryFreeMiB: total - used });
+    byGpu.set(gpu, list);
+  }
+  return byGpu;
+}
+
+/** `nvidia-smi -L`: "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-...)", one per GPU. */
+export function parseSmiListGpus(text: string): { index: number; name: string; uuid: string | null }[] {
+  const gpus: { index: number; name: string; uuid: string | null }[] = [];
+  for (const line of String(text ?? '').split(/\r?\n/)) {
+    const match = /^GPU (\d+):\s*(.+?)\s*(?:\(UUID:\s*([^)]+)\))?\s*$/.exec(line.trim());
+    if (match) gpus.push({ index: Number(match[1]), name: match[2]!, uuid: match[3]?.trim() ?? null });
   }
   return gpus;
 }
@@ -360,7 +398,8 @@ export function explainingLines(text: string, n = 3): string {
  */
 export function brandMattersBelow(settings: Pick<Settings, 'image' | 'cuda' | 'server'>): string | null {
   const known = knownImage(settings.image);
-  const wanted = [settings.cuda, known ? requiredCudaOf(known.requireCuda) : null, DEFAULT_CUDA[settings.server]].filter((v): v is string => Boolean(v));
+  // --cuda says what the image needs; otherwise the table's gate, or the server kind's default.
+  const wanted = (settings.cuda ? [settings.cuda] : [known ? requiredCudaOf(known.requireCuda) : null, DEFAULT_CUDA[settings.server]]).filter((v): v is string => Boolean(v));
   const floors = wanted.map((cuda) => requiredDriver(cuda)?.minDriver).filter((v): v is string => Boolean(v));
   return floors.sort(compareVersions).at(-1) ?? null;
 }
@@ -368,6 +407,82 @@ export function brandMattersBelow(settings: Pick<Settings, 'image' | 'cuda' | 's
 /** WSL2 (its nvidia-smi can print "CUDA Version: ERR!" or "Not Found"): judged by reading, never derived. */
 function onWsl(): boolean {
   return process.platform === 'linux' && /microsoft/i.test(os.release());
+}
+
+/**
+ * The GPU facts from `nvidia-smi -q`, else from `-L`, for when --query-gpu answers nothing
+ * usable. Memory that neither says is marked unread, so it is "could not tell", never enough.
+ */
+async function factsWithoutQuery(smi: (args: string[]) => Promise<ExecResult>, why: string): Promise<Extract<GpuInventory, { state: 'ok' }> | null> {
+  const q = await smi(['-q']);
+  const blocks = q.timedOut ? [] : parseSmiQGpus(q.stdout);
+  const versions = parseSmiQ(q.stdout);
+  let gpus: GpuInfo[] = blocks.map((block, index) => ({
+    index,
+    name: block.name ?? 'unknown GPU',
+    uuid: block.uuid,
+    driverVersion: versions.driverVersion,
+    memoryTotalMiB: block.memoryTotalMiB,
+    memoryUsedMiB: block.memoryUsedMiB,
+    memoryFreeMiB: block.memoryFreeMiB,
+    computeCapability: null,
+    computeCapabilitySource: 'unknown',
+    ...(block.memoryTotalMiB === null && block.memoryFreeMiB === null ? { memoryUnread: true } : {}),
+    ...(block.brand ? { brand: block.brand, brandSource: 'nvidia-smi' as const } : {}),
+    migEnabled: block.migEnabled,
+    migDevices: block.migDevices,
+  }));
+  let source = 'nvidia-smi -q';
+  if (gpus.length === 0) {
+    const list = await smi(['-L']);
+    gpus = list.timedOut
+      ? []
+      : parseSmiListGpus(list.stdout).map((g) => ({
+          index: g.index,
+          name: g.name,
+          uuid: g.uuid,
+          driverVersion: null,
+          memoryTotalMiB: null,
+          memoryUsedMiB: null,
+          memoryFreeMiB: null,
+          memoryUnread: true,
+          computeCapability: null,
+          computeCapabilitySource: 'unknown' as const,
+        }));
+    source = 'nvidia-smi -L';
+    if (gpus.length > 0) {
+      const migs = parseSmiList(list.stdout);
+      for (const gpu of gpus) {
+        const named = migs.get(gpu.index) ?? [];
+        if (named.length > 0) {
+          gpu.migEnabled = true;
+          gpu.migDevices = named.map((n) => ({ index: n.index, profile: n.profile, uuid: n.uuid, gpuInstanceId: null, computeInstanceId: null, memoryTotalMiB: null, memoryUsedMiB: null, memoryFreeMiB: null }));
+        }
+      }
+    }
+  }
+  if (gpus.length === 0) return null;
+  for (const gpu of gpus) {
+    const fromName = capabilityFromName(gpu.name);
+    if (fromName) {
+      gpu.computeCapability = fromName;
+      gpu.computeCapabilitySource = 'name-table';
+    }
+    if (!gpu.brand) {
+      gpu.brand = brandFromName(gpu.name);
+      gpu.brandSource = 'name';
+    }
+  }
+  const driverVersion = versions.driverVersion;
+  const derived = driverVersion ? cudaForDriver(driverVersion) : null;
+  const notes = [`${why}; GPU facts read from ${source} instead${gpus.some((g) => g.memoryUnread) ? ', which gave no memory figures' : ''}`];
+  let cudaVersion = versions.cudaVersion ?? derived?.cuda ?? null;
+  let cudaVersionSource: 'nvidia-smi' | 'derived' | 'unreadable' = versions.cudaVersion ? 'nvidia-smi' : 'derived';
+  if (!versions.cudaVersion && versions.cudaText) {
+    cudaVersion = null;
+    cudaVersionSource = 'unreadable';
+  } else if (!versions.cudaVersion && cudaVersion && driverVersion) notes.push(`CUDA ${cudaVersion} derived from driver ${driverVersion} with NVIDIA's table`);
+  return { state: 'ok', driverVersion, cudaVersion, cudaVersionSource, cudaVersionText: versions.cudaText ?? null, gpus, lostGpus: [], notes };
 }
 
 export async function probeGpus(settings: Settings): Promise<GpuInventory> {
@@ -417,13 +532,12 @@ export async function probeGpus(settings: Settings): Promise<GpuInventory> {
 
   const parsed = parseGpuQuery(result.stdout, fields);
   parsed.lostGpus.push(...parseGpuQuery(result.stderr, fields).lostGpus);
-  if (result.exitCode !== 0 && parsed.gpus.length === 0 && parsed.lostGpus.length === 0) {
-    const why = explainingLines(text);
-    return { state: 'unreadable', message: why ? `nvidia-smi exited with code ${result.exitCode}: ${why}` : describeFailure(result, settings.probeTimeoutMs) };
-  }
   if (parsed.gpus.length === 0 && parsed.lostGpus.length === 0) {
-    const shown = firstLines(text);
-    return { state: 'unreadable', message: shown ? `nvidia-smi answered something unexpected: ${shown}` : 'nvidia-smi answered nothing to --query-gpu' };
+    const why = result.exitCode !== 0 ? `nvidia-smi --query-gpu exited with code ${result.exitCode}: ${explainingLines(text) || describeFailure(result, settings.probeTimeoutMs)}` : `nvidia-smi answered something unexpected to --query-gpu: ${firstLines(text) || '(nothing)'}`;
+    // Whatever the query could not say, -q (or at least -L) may: a verdict from fewer facts beats none.
+    const fallback = await factsWithoutQuery(smi, why);
+    if (fallback) return { ...fallback, smiCalls: calls };
+    return { state: 'unreadable', message: why };
   }
   if (result.exitCode !== 0 && parsed.lostGpus.length === 0) notes.push(`nvidia-smi exited with code ${result.exitCode}: ${explainingLines(text)}`);
   if (parsed.unreadLines.length > 0) notes.push(`nvidia-smi lines not understood: ${parsed.unreadLines.slice(0, 3).join(' | ')}`);
@@ -467,6 +581,11 @@ export async function probeGpus(settings: Settings): Promise<GpuInventory> {
     }
     const blocks = parseSmiQGpus(q.stdout);
     const migLists = list ? parseSmiList(list.stdout) : new Map();
+    // Some hosts' -q shows no MIG device blocks; the plain table lists them with their memory.
+    const needTable = migOn && !blocks.some((b) => b.migDevices.length > 0);
+    const table = needTable ? await smi([]) : null;
+    if (table?.timedOut) throw timeout('');
+    const migTable = table ? parseSmiMigTable(table.stdout) : new Map<number, MigDevice[]>();
     gpus.forEach((gpu, at) => {
       const block = blocks.find((b) => gpu.uuid !== null && b.uuid === gpu.uuid) ?? (blocks.length === gpus.length ? blocks[at] : undefined);
       if (block?.brand) {
@@ -476,7 +595,7 @@ export async function probeGpus(settings: Settings): Promise<GpuInventory> {
       if (gpu.migEnabled === undefined || gpu.migEnabled === null) gpu.migEnabled = block?.migEnabled ?? gpu.migEnabled ?? null;
       if (gpu.migEnabled) {
         const named = migLists.get(gpu.index) ?? [];
-        const devices = block?.migDevices ?? [];
+        const devices = block?.migDevices?.length ? block.migDevices : (migTable.get(gpu.index) ?? []);
         gpu.migDevices = (devices.length > 0 ? devices : named.map((n: { index: number }) => ({ index: n.index, profile: null, uuid: null, gpuInstanceId: null, computeInstanceId: null, memoryTotalMiB: null, memoryUsedMiB: null, memoryFreeMiB: null }))).map(
           (device: MigDevice) => {
             const name = named.find((n: { index: number }) => n.index === device.index);
