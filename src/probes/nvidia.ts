@@ -68,12 +68,19 @@ export interface GpuQueryParse {
   unreadLines: string[];
 }
 
-/** "Unable to determine the device handle for GPU0000:3B:00.0: Unknown Error" (one GPU fallen off the bus). */
-const LOST_GPU = /Unable to determine the device handle for (?:GPU\s*)?([^:\s]+(?::[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-9A-Fa-f])?)\s*:\s*(.+)$/i;
+/**
+ * One GPU fallen off the bus: "Unable to determine the device handle for GPU0000:3B:00.0: Unknown Error"
+ * (older drivers) or "... for GPU1: 0000:34:00.0: Unknown Error" (index, then bus id).
+ */
+const LOST_GPU = /Unable to determine the device handle for GPU\s*(?:(\d+):\s*)?([0-9A-Fa-f]+:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-9A-Fa-f]|\d+)?\s*:/i;
 
 export function parseLostGpu(line: string): LostGpu | null {
-  const match = LOST_GPU.exec(line.trim());
-  return match ? { id: match[1]!, line: line.trim() } : null;
+  const text = line.trim();
+  const match = LOST_GPU.exec(text);
+  if (!match) return null;
+  const [, index, bus] = match;
+  const id = index !== undefined && bus !== undefined ? `GPU ${index} (${bus})` : (bus ?? text);
+  return { id, line: text };
 }
 
 /**
