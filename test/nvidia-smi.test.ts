@@ -275,7 +275,7 @@ describe('probeGpus against the fake nvidia-smi', () => {
       await writeFile(path.join(dir, 'query-gpu.exit'), '255\n');
       useHost(dir);
       const inventory = await probeGpus(settings());
-      expect(inventory).toEqual({ state: 'unreadable', message: 'nvidia-smi exited with code 255: An unexpected error occurred while querying the GPU' });
+      expect(inventory).toEqual({ state: 'unreadable', message: 'nvidia-smi --query-gpu exited with code 255: An unexpected error occurred while querying the GPU' });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -72,7 +72,7 @@ export interface GpuQueryParse {
  * One GPU fallen off the bus: "Unable to determine the device handle for GPU0000:3B:00.0: Unknown Error"
  * (older drivers) or "... for GPU1: 0000:34:00.0: Unknown Error" (index, then bus id).
  */
-const LOST_GPU = /Unable to determine the device handle for GPU\s*(?:(\d+):\s*)?([0-9A-Fa-f]+:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-9A-Fa-f]|\d+)?\s*:/i;
+const LOST_GPU = /Unable to determine the device handle for GPU\s*(?:(\d+):\s+)?([0-9A-Fa-f]+:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-9A-Fa-f]|\d+)?\s*:/i;
 
 export function parseLostGpu(line: string): LostGpu | null {
   const text = line.trim();
