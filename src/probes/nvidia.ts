@@ -575,7 +575,14 @@ export async function probeGpus(settings: Settings): Promise<GpuInventory> {
   if (reasons.length > 0) {
     const [q, list] = await Promise.all([smi(['-q']), migOn ? smi(['-L']) : Promise.resolve(null)]);
     if (q.timedOut || list?.timedOut) throw timeout('-q ');
-    const versions = parseSmiQ(q.stdout);
+    let versions = parseSmiQ(q.stdout);
+    if (!versions.cudaVersion && !versions.cudaText) {
+      // -q failed or said nothing of CUDA: the banner says it on every generation ("CUDA Version: ERR!" included).
+      const banner = await smi([]);
+      if (banner.timedOut) throw timeout('');
+      const fromBanner = parseSmiHeader(banner.stdout);
+      if (fromBanner.cudaVersion || fromBanner.cudaText) versions = { ...versions, cudaVersion: fromBanner.cudaVersion, cudaText: fromBanner.cudaText };
+    }
     if (versions.cudaVersion) {
       cudaVersion = versions.cudaVersion;
       cudaVersionSource = 'nvidia-smi';
