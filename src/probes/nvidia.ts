@@ -576,8 +576,8 @@ export async function probeGpus(settings: Settings): Promise<GpuInventory> {
     const [q, list] = await Promise.all([smi(['-q']), migOn ? smi(['-L']) : Promise.resolve(null)]);
     if (q.timedOut || list?.timedOut) throw timeout('-q ');
     let versions = parseSmiQ(q.stdout);
-    if (!versions.cudaVersion && !versions.cudaText) {
-      // -q failed or said nothing of CUDA: the banner says it on every generation ("CUDA Version: ERR!" included).
+    if (q.exitCode !== 0 && !versions.cudaVersion && !versions.cudaText) {
+      // -q failed: the banner says the CUDA version on every generation ("CUDA Version: ERR!" included).
       const banner = await smi([]);
       if (banner.timedOut) throw timeout('');
       const fromBanner = parseSmiHeader(banner.stdout);
