@@ -5,8 +5,9 @@
  * Sorted like NIM's profiles: fits / fits with a change (the number that works) / cannot fit.
  */
 import { defineCheck } from '../src/check.js';
-import type { GpuInfo } from '../src/facts.js';
-import { CPU_SKIP_REASON, chooseGpu, gpuLabel, inventoryProblem } from '../src/gpu-choice.js';
+import type { GpuInfo, MigDevice } from '../src/facts.js';
+import { CPU_SKIP_REASON, chooseGpu, chooseMigDevice, gpuLabel, inventoryProblem, migLabel } from '../src/gpu-choice.js';
+import { migProfileFor } from '../src/data/gpus.js';
 import {
   largestFittingModelLen,
   largestUtilization,
@@ -54,15 +55,23 @@ export const gpuVram = defineCheck({
   skip: (settings) => (settings.cpu ? CPU_SKIP_REASON : null),
   blockedBy: 'gpu.driver',
   judge({ gpus, model }, settings) {
-    if (gpus.state !== 'ok') {
-      return { status: 'fail', ...inventoryProblem(gpus) };
-    }
+    // No GPU facts: gpu.driver fails with the cause; here it is "could not tell", one cause counted once.
+    if (gpus.state !== 'ok') return { status: 'error', ...inventoryProblem(gpus) };
     const choice = chooseGpu(gpus.gpus, settings);
     if (!choice.ok) return { status: 'fail', summary: choice.summary, fix: choice.fix };
-    const { gpu } = choice;
+    const parent = choice.gpu;
     const folder: ModelFolderFigures | null = model ?? null;
     const need = vramRequirement(settings.model, folder, settings.maxModelLen, settings.server);
     const modelName = settings.model.name;
+
+    // In MIG mode a container gets a MIG device: its memory is what the server can use, never the parent's.
+    const mig = chooseMigDevice(parent, settings);
+    const migFix = migFixFor(parent, need.requiredMiB);
+    if (mig.kind === 'none') {
+      return { status: 'fail', summary: mig.summary, fix: migFix.fix, measured: { gpu: parent.index, name: parent.name, requiredMiB: need.requiredMiB, mig: true, ...migFix.measured } };
+    }
+    const gpu: GpuInfo = mig.kind === 'device' ? migAsGpu(parent, mig.device) : parent;
+    const label = mig.kind === 'device' ? migLabel(parent, mig.device) : `GPU ${gpu.index}`;
     const measured: Record<string, unknown> = {
       gpu: gpu.index,
       name: gpu.name,
@@ -77,6 +86,12 @@ export const gpuVram = defineCheck({
     };
     const details = [breakdown(need), ...need.figures.notes];
     if (choice.reason === 'most-free') details.push(`GPU ${gpu.index} chosen: it has the most free memory (pick another with --gpu)`);
+    if (mig.kind === 'device') {
+      Object.assign(measured, { mig: true, migDevice: `${parent.index}:${mig.device.index}`, migProfile: mig.device.profile, migUuid: mig.device.uuid, parentFreeMiB: parent.memoryFreeMiB });
+      details.push(
+        `GPU ${parent.index} is in MIG mode: a container gets ${label}${mig.reason === 'first' ? ' (the first; pick another with --gpu ' + parent.index + ':<device>)' : ''}, not the whole GPU${parent.memoryFreeMiB !== null ? ` (its ${gibText(parent.memoryFreeMiB)} free are not what the server can use)` : ''}`,
+      );
+    }
 
     const fit = fitOf(gpu, need.requiredMiB, settings);
     if (fit === null) {
@@ -84,8 +99,17 @@ export const gpuVram = defineCheck({
       if (total !== null && total < need.requiredMiB) {
         return {
           status: 'fail',
-          summary: `${gpuLabel(gpu)} has ${gibText(total)} in all; ${modelName} needs at least ${gibText(need.requiredMiB)}`,
-          fix: smallerModelFix(settings, need, total, total)?.fix ?? 'serve on a GPU with more memory',
+          summary: `${mig.kind === 'device' ? label : gpuLabel(gpu)} has ${gibText(total)} in all; ${modelName} needs at least ${gibText(need.requiredMiB)}`,
+          fix: [smallerModelFix(settings, need, total, total)?.fix, mig.kind === 'device' ? migFix.fix : null].filter(Boolean).join('; or ') || 'serve on a GPU with more memory',
+          measured,
+          details,
+        };
+      }
+      if (gpu.memoryUnread || (mig.kind === 'device' && total === null)) {
+        return {
+          status: 'error',
+          summary: `could not tell the free memory of ${mig.kind === 'device' ? label : gpuLabel(gpu)}: nvidia-smi gave no memory figures for it; ${modelName} needs at least ${gibText(need.requiredMiB)}`,
+          fix: 'run `nvidia-smi` by hand: its Memory-Usage column must show the GPU\'s memory',
           measured,
           details,
         };
@@ -102,7 +126,7 @@ export const gpuVram = defineCheck({
     const free = gpu.memoryFreeMiB!;
     const total = gpu.memoryTotalMiB;
     const ofTotal = total !== null ? ` of ${gibText(total)}` : '';
-    const base = `GPU ${gpu.index} has ${gibText(free)} free${ofTotal}; ${modelName} needs at least ${gibText(need.requiredMiB)}`;
+    const base = `${label} has ${gibText(free)} free${ofTotal}; ${modelName} needs at least ${gibText(need.requiredMiB)}`;
     const contextText = settings.server === 'vllm' ? ` at --max-model-len ${settings.maxModelLen}` : '';
 
     if (fit.fits) {
@@ -114,8 +138,13 @@ export const gpuVram = defineCheck({
     if (fit.utilizationTooHigh) reasons.push(`--gpu-memory-utilization ${settings.gpuMemoryUtilization} asks for ${gibText(fit.budgetMiB!)}, more than is free (vLLM refuses to start)`);
     else if (fit.budgetTooSmall && !fit.freeTooSmall) reasons.push(`--gpu-memory-utilization ${settings.gpuMemoryUtilization} gives it only ${gibText(fit.budgetMiB!)}`);
 
-    const ways = waysOut(gpus.gpus, gpu, need, folder, settings, fit);
+    const candidates = mig.kind === 'device' ? [...otherMigDevices(gpus.gpus, parent, mig.device), ...gpus.gpus.filter((g) => !g.migEnabled && g.index !== parent.index)] : gpus.gpus;
+    const ways = waysOut(candidates, gpu, need, folder, settings, fit, mig.kind === 'device');
     Object.assign(measured, ways.measured);
+    if (mig.kind === 'device') {
+      ways.fixes.splice(measured.suggestedGpu !== undefined ? 1 : 0, 0, migFix.fix);
+      Object.assign(measured, migFix.measured);
+    }
     return {
       status: 'fail',
       summary: `${base}${contextText}${reasons.length ? `; ${reasons.join('; ')}` : ''}`,
@@ -125,6 +154,41 @@ export const gpuVram = defineCheck({
     };
   },
 });
+
+/** A MIG device seen as the GPU a container gets: its own memory, the parent's identity. */
+function migAsGpu(parent: GpuInfo, device: MigDevice): GpuInfo {
+  const used = device.memoryUsedMiB;
+  const total = device.memoryTotalMiB;
+  return {
+    ...parent,
+    memoryTotalMiB: total,
+    memoryUsedMiB: used,
+    memoryFreeMiB: device.memoryFreeMiB ?? (total !== null && used !== null ? total - used : null),
+  };
+}
+
+/** The other MIG devices of the host, as GPUs `--gpu N:M` can pick (for "use --gpu ..." fixes). */
+function otherMigDevices(all: readonly GpuInfo[], parent: GpuInfo, chosen: MigDevice): GpuInfo[] {
+  return all.flatMap((g) =>
+    g.migEnabled
+      ? (g.migDevices ?? [])
+          .filter((d) => !(g.index === parent.index && d.index === chosen.index))
+          .map((d) => ({ ...migAsGpu(g, d), migEnabled: false, name: `${d.profile ?? 'MIG'} on ${g.name}`, migRef: `${g.index}:${d.index}` }))
+      : [],
+  );
+}
+
+/** The MIG profile that holds the model on this GPU, or turning MIG off. */
+function migFixFor(parent: GpuInfo, requiredMiB: number): { fix: string; measured: Record<string, unknown> } {
+  const seen = (parent.migDevices ?? []).map((d) => d.profile).filter((p): p is string => Boolean(p));
+  const profile = migProfileFor(parent.name, parent.memoryTotalMiB, requiredMiB, seen);
+  const off = `disable MIG on GPU ${parent.index} (\`sudo nvidia-smi -i ${parent.index} -mig 0\`, then reset the GPU) to give the container the whole GPU`;
+  if (!profile) return { fix: off, measured: { suggestedMigProfile: null } };
+  return {
+    fix: `create a ${profile.name} MIG instance (${profile.memoryGiB} GiB, at least ${gibText(requiredMiB)} needed: \`sudo nvidia-smi mig -i ${parent.index} -cgi ${profile.name} -C\`) and pick it with --gpu ${parent.index}:<device>; or ${off}`,
+    measured: { suggestedMigProfile: profile.name },
+  };
+}
 
 function breakdown(need: VramRequirement): string {
   const floor = need.floorMiB !== null && need.floorMiB > need.formulaMiB ? `; the field floor of ${gibText(need.floorMiB)} is higher and wins` : '';
@@ -142,6 +206,7 @@ function waysOut(
   folder: ModelFolderFigures | null,
   settings: Settings,
   fit: Fit,
+  migDevice = false,
 ): { fixes: string[]; measured: Record<string, unknown> } {
   const fixes: string[] = [];
   const measured: Record<string, unknown> = {};
@@ -149,11 +214,12 @@ function waysOut(
   const total = gpu.memoryTotalMiB;
 
   const other = all
-    .filter((g) => g.index !== gpu.index && fitOf(g, need.requiredMiB, settings)?.fits)
+    .filter((g) => ((g as GpuInfo & { migRef?: string }).migRef !== undefined || g.index !== gpu.index) && !g.migEnabled && fitOf(g, need.requiredMiB, settings)?.fits)
     .sort((a, b) => (b.memoryFreeMiB ?? 0) - (a.memoryFreeMiB ?? 0))[0];
   if (other) {
-    fixes.push(`use --gpu ${other.index} (${other.name}, ${gibText(other.memoryFreeMiB!)} free)`);
-    measured.suggestedGpu = other.index;
+    const ref = (other as GpuInfo & { migRef?: string }).migRef ?? other.index;
+    fixes.push(`use --gpu ${ref} (${other.name}, ${gibText(other.memoryFreeMiB!)} free)`);
+    measured.suggestedGpu = ref;
   }
 
   if (settings.server === 'vllm' && total !== null) {
@@ -187,7 +253,9 @@ function waysOut(
 
   const heldMiB = gpu.memoryUsedMiB ?? (total !== null ? total - free : 0);
   const emptyBudget = total === null ? null : settings.server === 'vllm' ? utilizationBudgetMiB(settings.gpuMemoryUtilization, total) : total;
-  if (heldMiB >= 1024 && (emptyBudget === null || emptyBudget >= need.requiredMiB)) {
+  if (migDevice) {
+    // A MIG slice's size is fixed by its profile: the MIG fix says what to do instead.
+  } else if (heldMiB >= 1024 && (emptyBudget === null || emptyBudget >= need.requiredMiB)) {
     fixes.push(`free memory on GPU ${gpu.index} (${gibText(heldMiB)} in use; \`nvidia-smi\` lists the processes holding it)`);
   } else if (emptyBudget !== null && emptyBudget < need.requiredMiB && fixes.length === 0) {
     fixes.push(`GPU ${gpu.index} is too small for ${need.model} even when empty; serve on a GPU with at least ${gibText(need.requiredMiB)} free`);

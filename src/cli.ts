@@ -38,7 +38,7 @@ function modelOptions(cmd: Command): Command {
     .option('--container-model-dir <path>', 'folder the server reads inside the container (case-sensitive)', undefined)
     .option('--image <ref>', `serving image (default: a pinned vllm/vllm-openai tag; ${VLLM_FLOOR_TEXT}; required for web)`)
     .option('--cuda <x.y>', "CUDA version the image was built with (default: read from the image)")
-    .option('--gpu <index>', 'nvidia-smi index of the GPU to use (default: the one with most free memory)')
+    .option('--gpu <index>', 'nvidia-smi index of the GPU to use, or a MIG device (0:1, or its MIG-... UUID) (default: the one with most free memory)')
     .option('--cpu', 'serve on CPU: GPU checks are skipped and no GPU is requested')
     .option('--max-model-len <tokens>', 'context length the server is started with (default 32768)')
     .option('--gpu-memory-utilization <fraction>', "vLLM's fraction of total GPU memory (default 0.9)")

@@ -13,6 +13,20 @@ export type ProbeOutcome<T> =
 
 // ---- GPUs (nvidia-smi) ----
 
+/** A MIG device: the slice of a GPU a container gets when the GPU is in MIG mode. */
+export interface MigDevice {
+  /** The MIG device index within its GPU (`nvidia-smi -L`: "MIG 3g.40gb Device 0"). */
+  index: number;
+  /** The profile, e.g. "3g.40gb" (from `nvidia-smi -L`); null when not read. */
+  profile: string | null;
+  uuid: string | null;
+  gpuInstanceId: number | null;
+  computeInstanceId: number | null;
+  memoryTotalMiB: number | null;
+  memoryUsedMiB: number | null;
+  memoryFreeMiB: number | null;
+}
+
 export interface GpuInfo {
   index: number;
   name: string;
@@ -21,26 +35,64 @@ export interface GpuInfo {
   memoryTotalMiB: number | null;
   memoryUsedMiB: number | null;
   memoryFreeMiB: number | null;
+  /** nvidia-smi gave no memory figures at all (not even [N/A]): the memory is unknown, not unified. */
+  memoryUnread?: boolean;
   /** "8.6"; null when unknown. */
   computeCapability: string | null;
   /** Where the capability came from: nvidia-smi's compute_cap, the name table (old drivers), or nowhere. */
   computeCapabilitySource: 'nvidia-smi' | 'name-table' | 'unknown';
+  /** NVML's brand as nvidia-smi prints it ("GeForce", "Tesla", "NVIDIA", "NVIDIA RTX", ...); null when not known. */
+  brand?: string | null;
+  /** `nvidia-smi -q` "Product Brand", or the stated fallback: guessed from the name. */
+  brandSource?: 'nvidia-smi' | 'name';
+  /** mig.mode.current: true when enabled; false disabled; null not supported or not read. */
+  migEnabled?: boolean | null;
+  /** The MIG devices of a GPU in MIG mode (empty when MIG is on but no instance is created). */
+  migDevices?: MigDevice[];
 }
+
+/** A GPU nvidia-smi cannot reach: "Unable to determine the device handle for GPU0000:3B:00.0: Unknown Error". */
+export interface LostGpu {
+  /** The id nvidia-smi names it by (a PCI bus id, or "GPU<N>"). */
+  id: string;
+  /** nvidia-smi's own line. */
+  line: string;
+}
+
+/** Where the driver's CUDA version came from. */
+export type CudaVersionSource =
+  /** nvidia-smi printed it (--version, the banner, or -q). */
+  | 'nvidia-smi'
+  /** Worked out from the driver version with NVIDIA's table (no nvidia-smi call spent on it). */
+  | 'derived'
+  /** nvidia-smi printed something that is not a version ("ERR!", "Not Found"): CUDA cannot be assumed to work. */
+  | 'unreadable';
 
 export type GpuInventory =
   | {
       state: 'ok';
       driverVersion: string | null;
-      /** Newest CUDA the driver supports (nvidia-smi header / --version). */
+      /** Newest CUDA the driver supports (nvidia-smi header / --version / -q, or derived from the driver version). */
       cudaVersion: string | null;
+      cudaVersionSource?: CudaVersionSource;
+      /** What nvidia-smi printed in the CUDA Version field when it was not a version ("ERR!", "Not Found"). */
+      cudaVersionText?: string | null;
       gpus: GpuInfo[];
+      /** GPUs nvidia-smi lists as unreachable (fallen off the bus), besides the ones in `gpus`. */
+      lostGpus?: LostGpu[];
       /** Things worth saying, e.g. "driver rejects compute_cap; capability taken from the GPU name". */
       notes: string[];
+      /** How many times nvidia-smi ran for these facts. */
+      smiCalls?: number;
     }
   /** nvidia-smi is not on PATH. */
   | { state: 'no-nvidia-smi'; message: string }
   /** nvidia-smi ran but could not talk to the driver. */
   | { state: 'no-driver'; message: string }
+  /** "Failed to initialize NVML: Driver/library version mismatch": the driver was updated, the old kernel module still runs. */
+  | { state: 'nvml-mismatch'; message: string; libraryVersion: string | null; kernelVersion: string | null }
+  /** "No devices were found": a driver answers but there is no usable GPU. */
+  | { state: 'no-devices'; message: string }
   /** nvidia-smi answered something the parser could not read, or exited non-zero otherwise. */
   | { state: 'unreadable'; message: string };
 
@@ -96,6 +148,12 @@ export interface ImageInfo {
   cudaVersion: string | null;
   /** TORCH_CUDA_ARCH_LIST from the image's environment, split, e.g. ["7.5","8.0","8.6+PTX"]. */
   torchCudaArchList: string[] | null;
+  /** NVIDIA_REQUIRE_CUDA from the image's environment: the start gate nvidia-container-cli evaluates. */
+  requireCuda?: string | null;
+  /** Other NVIDIA_REQUIRE_* variables (not JETPACK), by name: the runtime checks them too. */
+  otherRequires?: Record<string, string>;
+  /** NVIDIA_DISABLE_REQUIRE as set in the image ("1", "true" switch the gate off). */
+  disableRequire?: string | null;
 }
 
 // ---- Host ----

@@ -2,14 +2,16 @@
  * Which GPU a run uses: the one `--gpu N` names, else the one with the most free memory
  * (what a user with several cards wants by default; ties go to the lower index).
  */
-import type { GpuInfo, GpuInventory } from './facts.js';
+import type { GpuInfo, GpuInventory, MigDevice } from './facts.js';
 import type { Settings } from './settings.js';
 
 export type GpuChoice =
   | { ok: true; gpu: GpuInfo; reason: 'flag' | 'only' | 'most-free' }
   | { ok: false; summary: string; fix: string };
 
-export function chooseGpu(gpus: readonly GpuInfo[], settings: Pick<Settings, 'gpu'>): GpuChoice {
+export function chooseGpu(gpus: readonly GpuInfo[], settings: Pick<Settings, 'gpu'> & Partial<Pick<Settings, 'migDevice'>>): GpuChoice {
+  const byMigUuid = settings.migDevice && settings.migDevice.startsWith('MIG-') ? gpus.find((g) => (g.migDevices ?? []).some((d) => d.uuid === settings.migDevice)) : undefined;
+  if (byMigUuid) return { ok: true, gpu: byMigUuid, reason: 'flag' };
   if (gpus.length === 0) {
     return { ok: false, summary: 'nvidia-smi lists no GPU', fix: 'check that the GPU is seated and visible (`nvidia-smi -L`), or serve on CPU with --cpu' };
   }
@@ -26,8 +28,15 @@ export function chooseGpu(gpus: readonly GpuInfo[], settings: Pick<Settings, 'gp
     return { ok: true, gpu, reason: 'flag' };
   }
   if (gpus.length === 1) return { ok: true, gpu: gpus[0]!, reason: 'only' };
-  const byFree = [...gpus].sort((a, b) => (b.memoryFreeMiB ?? -1) - (a.memoryFreeMiB ?? -1) || a.index - b.index);
+  const byFree = [...gpus].sort((a, b) => usableFreeMiB(b) - usableFreeMiB(a) || a.index - b.index);
   return { ok: true, gpu: byFree[0]!, reason: 'most-free' };
+}
+
+/** The free memory a container can use on a GPU: in MIG mode, its largest MIG device's, never the parent's. */
+function usableFreeMiB(gpu: GpuInfo): number {
+  if (!gpu.migEnabled) return gpu.memoryFreeMiB ?? -1;
+  const devices = (gpu.migDevices ?? []).map((d) => d.memoryFreeMiB ?? (d.memoryTotalMiB !== null && d.memoryUsedMiB !== null ? d.memoryTotalMiB - d.memoryUsedMiB : -1));
+  return devices.length > 0 ? Math.max(...devices) : -1;
 }
 
 /** "GPU 1 (NVIDIA A100-SXM4-80GB)" */
@@ -45,9 +54,48 @@ export function inventoryProblem(inventory: Exclude<GpuInventory, { state: 'ok' 
       return { summary: `no GPU to check: ${inventory.message}`, fix: 'install the NVIDIA driver (see gpu.driver), or serve on CPU with --cpu', factsMissing: true };
     case 'no-driver':
       return { summary: `no GPU to check: nvidia-smi cannot reach the driver (${inventory.message})`, fix: 'load or reinstall the NVIDIA driver (see gpu.driver), or serve on CPU with --cpu', factsMissing: true };
+    case 'nvml-mismatch':
+      return { summary: `no GPU to check: nvidia-smi cannot initialise NVML (${inventory.message})`, fix: 'reboot, or reload the nvidia kernel modules (see gpu.driver)', factsMissing: true };
+    case 'no-devices':
+      return { summary: `no GPU to check: ${inventory.message}`, fix: 'make the GPU visible to this machine (see gpu.driver), or serve on CPU with --cpu', factsMissing: true };
     case 'unreadable':
       return { summary: `no GPU to check: ${inventory.message}`, fix: 'run `nvidia-smi` by hand to see what is wrong with the GPU or driver', factsMissing: true };
   }
+}
+
+/** "GPU 0 MIG 3g.40gb device 1" */
+export function migLabel(gpu: GpuInfo, device: MigDevice): string {
+  return `GPU ${gpu.index} MIG ${device.profile ? `${device.profile} ` : ''}device ${device.index}`;
+}
+
+export type MigChoice =
+  /** The GPU is not in MIG mode: the container gets the whole GPU. */
+  | { kind: 'whole-gpu' }
+  | { kind: 'device'; device: MigDevice; reason: 'flag' | 'first' }
+  | { kind: 'none'; summary: string };
+
+/**
+ * Which MIG device a container gets on a GPU in MIG mode: the one --gpu N:M or --gpu MIG-<uuid>
+ * names, else the first (CUDA's device 0 when the GPU's MIG devices are handed over).
+ */
+export function chooseMigDevice(gpu: GpuInfo, settings: Pick<Settings, 'migDevice'>): MigChoice {
+  const wanted = settings.migDevice ?? null;
+  if (!gpu.migEnabled) {
+    if (wanted !== null) return { kind: 'none', summary: `--gpu ${wanted}: GPU ${gpu.index} is not in MIG mode` };
+    return { kind: 'whole-gpu' };
+  }
+  const devices = [...(gpu.migDevices ?? [])].sort((a, b) => a.index - b.index);
+  if (wanted !== null) {
+    const device = devices.find((d) => (/^\d+$/.test(wanted) ? d.index === Number(wanted) : d.uuid === wanted));
+    if (!device) {
+      const listed = devices.map((d) => `${gpu.index}:${d.index}${d.profile ? ` (${d.profile})` : ''}`).join(', ') || 'none';
+      return { kind: 'none', summary: `--gpu: GPU ${gpu.index} has no MIG device ${wanted}; its MIG devices: ${listed}` };
+    }
+    return { kind: 'device', device, reason: 'flag' };
+  }
+  const first = devices[0];
+  if (!first) return { kind: 'none', summary: `GPU ${gpu.index} (${gpu.name}) is in MIG mode but has no MIG device: a container gets no GPU from it` };
+  return { kind: 'device', device: first, reason: 'first' };
 }
 
 export const CPU_SKIP_REASON = 'serving on CPU (--cpu): no GPU is used';

@@ -7,6 +7,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError, describeReadError } from './errors.js';
 import { DEFAULT_MODEL, MODEL_NAMES, findModel, type ModelSpec } from './data/models.js';
+import { DEFAULT_CUDA, DEFAULT_VLLM_IMAGE } from './data/images.js';
 import type { RuntimeName, ServerKind } from './types.js';
 import { MODEL_SOURCES, type ModelSource } from './data/hub.js';
 import { resolveHubSettings, type HubSettings } from './hub-settings.js';
@@ -14,9 +15,8 @@ import { ApiKey, DEFAULT_API_KEY_ENV } from './api-key.js';
 import { VLLM_FLOOR_TEXT } from './data/serving.js';
 import { dockerEndpoint, endpointIsLoopback, readTargets, sshTargetOf, type DockerEndpoint, type SshTarget } from './targets.js';
 
-/** Pinned default serving image for `--server vllm` and the CUDA it was built with. */
-export const DEFAULT_VLLM_IMAGE = 'vllm/vllm-openai:v0.11.0';
-export const DEFAULT_CUDA: Record<ServerKind, string> = { vllm: '12.8', web: '12.1' };
+/** The pinned default image and its CUDA are facts about the world: src/data/images.ts. */
+export { DEFAULT_CUDA, DEFAULT_VLLM_IMAGE };
 export const DEFAULT_PORT: Record<ServerKind, number> = { vllm: 8000, web: 7860 };
 export const CONFIG_FILE_NAME = 'guard-doctor.config.json';
 
@@ -85,6 +85,8 @@ export interface Settings {
   /** `--cuda` as given; null means: read it from the image, else DEFAULT_CUDA. */
   cuda: string | null;
   gpu: number | null;
+  /** The MIG device `--gpu N:M` (M) or `--gpu MIG-<uuid>` names; null for a whole GPU. */
+  migDevice: string | null;
   cpu: boolean;
   maxModelLen: number;
   gpuMemoryUtilization: number;
@@ -271,7 +273,14 @@ export function resolveSettings(command: string, flags: RawOptions, config: RawO
   }
 
   let gpu: number | null = null;
-  if (merged.gpu !== undefined) gpu = asInt(merged.gpu, source('gpu'), 0, 63, 'an nvidia-smi GPU index, e.g. --gpu 0');
+  let migDevice: string | null = null;
+  if (merged.gpu !== undefined) {
+    const text = typeof merged.gpu === 'string' ? merged.gpu.trim() : '';
+    const mig = /^(\d+):(\d+)$/.exec(text);
+    if (mig) [gpu, migDevice] = [asInt(mig[1], source('gpu'), 0, 63, 'an nvidia-smi GPU index, e.g. --gpu 0'), mig[2]!];
+    else if (/^MIG-[0-9A-Za-z/-]+$/.test(text)) migDevice = text;
+    else gpu = asInt(merged.gpu, source('gpu'), 0, 63, 'an nvidia-smi GPU index (--gpu 0), a MIG device (--gpu 0:1) or a MIG UUID (--gpu MIG-...)');
+  }
 
   const runtimeInput = merged.runtime === undefined ? 'docker' : asString(merged.runtime, source('runtime'));
   if (runtimeInput !== 'docker' && runtimeInput !== 'podman') throw new UsageError(`${source('runtime')}: "${runtimeInput}" is not supported. Valid: docker, podman`);
@@ -317,6 +326,7 @@ export function resolveSettings(command: string, flags: RawOptions, config: RawO
     imageGiven,
     cuda,
     gpu,
+    migDevice,
     cpu: asBool(merged.cpu, source('cpu')),
     maxModelLen: merged.maxModelLen === undefined ? 32768 : asInt(merged.maxModelLen, source('maxModelLen'), 128, 1_048_576, 'a number of tokens, e.g. --max-model-len 8192'),
     gpuMemoryUtilization,

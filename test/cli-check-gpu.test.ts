@@ -73,18 +73,27 @@ describe('guard-doctor check on GPU hosts', () => {
     const gpu = gpuChecks(result);
     expect(gpu['gpu.driver']!.status).toBe('fail');
     expect(gpu['gpu.driver']!.summary).toContain("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver");
-    expect(gpu['gpu.driver']!.fix).toContain('the NVIDIA driver (>= 570.26 for CUDA 12.8)');
+    expect(gpu['gpu.driver']!.fix).toContain('the NVIDIA driver (>= 570.124.06 for CUDA 12.8.1)');
     // One cause, one failure: the checks that need a GPU inventory say so instead of failing too.
     for (const id of ['gpu.compute-capability', 'gpu.vram']) expect(gpu[id]).toMatchObject({ status: 'skip', summary: 'needs gpu.driver', measured: { blockedBy: 'gpu.driver' } });
     expect(result.exitCode).toBe(1);
   });
 
-  it('470 driver: capability from the name table, driver too old for CUDA 12.8', async () => {
+  it('470 driver: capability from the name table; a datacenter A100 starts the CUDA 12.8 image only through the 470 brand rule (warn)', async () => {
     const result = await runCli(['check', '--json'], { env: hostEnv('driver-470') });
     const gpu = gpuChecks(result);
-    expect(gpu['gpu.driver']).toMatchObject({ status: 'fail', measured: { driverVersion: '470.239.06', driverCuda: '11.4', requiredDriver: '570.26' } });
+    expect(gpu['gpu.driver']).toMatchObject({
+      status: 'warn',
+      measured: { driverVersion: '470.239.06', driverCuda: '11.4', driverCudaSource: 'nvidia-smi', admittedBy: 'brand=unknown,driver>=470,driver<471', nvidiaSmiCalls: 3 },
+    });
+    expect(gpu['gpu.driver']!.summary).toContain('through CUDA forward compatibility');
     expect(gpu['gpu.compute-capability']).toMatchObject({ status: 'pass', measured: { computeCapability: '8.0', source: 'name-table' } });
-    expect(result.exitCode).toBe(1);
+  });
+
+  it('470 driver with the web image (no gate known): below even the minor-version floor of CUDA 12.1', async () => {
+    const result = await runCli(['check', '--json', '--server', 'web', '--image', 'example/qwen3guard-web:1'], { env: hostEnv('driver-470') });
+    const gpu = gpuChecks(result);
+    expect(gpu['gpu.driver']).toMatchObject({ status: 'fail', measured: { driverVersion: '470.239.06', requiredDriver: '530.30.02', compatibilityFloor: '525.60.13', gate: 'unknown' } });
   });
 
   it('nvidia-smi missing: gpu.driver says so', async () => {

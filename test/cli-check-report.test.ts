@@ -82,7 +82,8 @@ describe('check on an RTX 3090 with the folder in the wrong case', () => {
 
   it('under GitHub Actions: annotations on stderr (stdout stays JSON) and a Markdown step summary', () => {
     expect(json.stderr).toMatch(/^::error title=guard-doctor gpu\.vram::GPU 0 has 22\.1 GiB free/m);
-    expect(json.stderr).toMatch(/^::warning title=guard-doctor gpu\.driver::/m);
+    // A GeForce card on driver 550: the image's own start gate refuses it (issue 8), so an error, not a warning.
+    expect(json.stderr).toMatch(/^::error title=guard-doctor gpu\.driver::.*unsatisfied condition: cuda>=12\.8/m);
     expect(json.stderr).not.toMatch(/::error title=guard-doctor model\.files/);
     expect(summaryMd).toMatch(/^### guard-doctor check: exit 1/);
     expect(summaryMd).toMatch(/\| ❌ \| `gpu\.vram` \| GPU 0 has 22\.1 GiB free/);

@@ -12,7 +12,8 @@ import { parseGpuQuery, parseSmiVersion } from '../src/probes/nvidia.js';
 import { runProbe } from '../src/probes/index.js';
 import { resolveSettings } from '../src/settings.js';
 import { findModel } from '../src/data/models.js';
-import { archCoverage, compareVersions, requiredDriver, resolveImageCuda } from '../src/data/cuda.js';
+import { archCoverage, compareVersions, requiredDriver } from '../src/data/cuda.js';
+import { resolveImageCuda } from '../src/image-gate.js';
 import { capabilityFromName } from '../src/data/gpus.js';
 import { chooseGpu } from '../src/gpu-choice.js';
 import { largestFittingModelLen, largestUtilization, vramRequirement } from '../src/requirements.js';
@@ -74,20 +75,26 @@ describe('data: CUDA -> driver', () => {
   });
 
   it('finds the minimum driver and the minor-version floor for a toolkit', () => {
-    expect(requiredDriver('12.8.1')).toEqual({ cuda: '12.8', major: 12, minDriver: '570.26', tableCuda: '12.8', compatFloor: '525.60.13' });
+    expect(requiredDriver('12.8')).toEqual({ cuda: '12.8', major: 12, minDriver: '570.26', tableCuda: '12.8', compatFloor: '525.60.13' });
+    // CUDA 12.8 Update 1 (the vLLM images' 12.8.1) has its own floor.
+    expect(requiredDriver('12.8.1')).toEqual({ cuda: '12.8.1', major: 12, minDriver: '570.124.06', tableCuda: '12.8.1', compatFloor: '525.60.13' });
+    expect(requiredDriver('11.1')).toMatchObject({ minDriver: '455.23' });
+    expect(requiredDriver('11.2')).toMatchObject({ minDriver: '460.27.03' });
     expect(requiredDriver('12.4')).toMatchObject({ minDriver: '550.54.14' });
     expect(requiredDriver('11.8')).toMatchObject({ minDriver: '520.61.05', compatFloor: '450.80.02' });
     expect(requiredDriver('13.0')).toMatchObject({ minDriver: '580.65.06', compatFloor: '580.65.06' });
     // A release missing from the table borrows the nearest older row of its major and says so.
     expect(requiredDriver('13.1')).toMatchObject({ cuda: '13.1', tableCuda: '13.0' });
-    expect(requiredDriver('10.2')).toBeNull();
+    expect(requiredDriver('10.2')).toMatchObject({ minDriver: '440.33' });
+    expect(requiredDriver('8.0')).toBeNull();
     expect(requiredDriver('twelve')).toBeNull();
   });
 
-  it('takes --cuda first, then the local image, then the server default', () => {
+  it('takes --cuda first, then the local image, then the known-image table, then the server default', () => {
     expect(resolveImageCuda(settingsOf({ cuda: '12.4' }), VLLM_IMAGE)).toEqual({ version: '12.4', source: 'flag' });
     expect(resolveImageCuda(settingsOf(), VLLM_IMAGE)).toEqual({ version: '12.8.1', source: 'image' });
-    expect(resolveImageCuda(settingsOf(), NO_IMAGE)).toEqual({ version: '12.8', source: 'default' });
+    expect(resolveImageCuda(settingsOf(), NO_IMAGE)).toEqual({ version: '12.8.1', source: 'table' });
+    expect(resolveImageCuda(settingsOf({ image: 'example/unknown:1' }), NO_IMAGE)).toEqual({ version: '12.8', source: 'default' });
     expect(resolveImageCuda(settingsOf({ server: 'web', image: 'example/qwen3guard-web:1' }), undefined)).toEqual({ version: '12.1', source: 'default' });
   });
 });
@@ -165,59 +172,142 @@ describe('GPU choice', () => {
 });
 
 describe('gpu.driver', () => {
-  it('passes a 570 driver for the default CUDA 12.8 and names where 12.8 came from', () => {
+  it('passes a 570.124.06 driver for the pinned default image, judged by its known start gate', () => {
     const { driver } = judge(host('h100'));
     expect(driver.status).toBe('pass');
-    expect(driver.summary).toBe('driver 570.124.06 (supports CUDA up to 12.8); CUDA 12.8 (the --server vllm default: image not present locally) needs >= 570.26');
-    expect(driver.measured).toMatchObject({ driverVersion: '570.124.06', cuda: '12.8', cudaSource: 'default', requiredDriver: '570.26' });
+    expect(driver.summary).toBe(
+      'driver 570.124.06 (supports CUDA up to 12.8); vllm/vllm-openai:v0.11.0 (CUDA 12.8.1) starts: its NVIDIA_REQUIRE_CUDA (known-image table) is satisfied (cuda>=12.8), and 570.124.06 or newer is what CUDA 12.8.1 needs',
+    );
+    expect(driver.measured).toMatchObject({ driverVersion: '570.124.06', cuda: '12.8.1', cudaSource: 'table', requiredDriver: '570.124.06', gate: 'table' });
   });
 
-  it("reads the CUDA version from the local image's CUDA_VERSION", () => {
-    const { driver } = judge(host('rtx4090'), {}, VLLM_IMAGE);
-    expect(driver.status).toBe('pass');
-    expect(driver.summary).toContain('image CUDA_VERSION 12.8.1 needs >= 570.26');
-  });
-
-  it('warns when a 535 driver runs a CUDA 12.8 image only under minor-version compatibility', () => {
-    const { driver } = judge(host('a100-80gb-busy'), {}, VLLM_IMAGE);
-    expect(driver.status).toBe('warn');
-    expect(driver.summary).toBe('driver 535.183.01 (supports CUDA up to 12.2) is older than the 570.26 that image CUDA_VERSION 12.8.1 needs for full support: it runs only under minor-version compatibility');
-    expect(driver.fix).toContain('update the NVIDIA driver to 570.26 or newer');
-  });
-
-  it('passes the same driver with --cuda 12.2', () => {
-    expect(judge(host('a100-80gb-busy'), { cuda: '12.2' }, VLLM_IMAGE).driver).toMatchObject({ status: 'pass', summary: expect.stringContaining('CUDA 12.2 (--cuda) needs >= 535.54.03') });
-  });
-
-  it('fails a 470 driver for a CUDA 12 image, with found, needed and what to do', () => {
-    const old = { ...host('two-a100-one-busy'), driverVersion: '470.239.06', cudaVersion: '11.4' };
-    const { driver } = judge(old, {}, VLLM_IMAGE);
+  it('fails an RTX 4090 on driver 550 in nvidia-container-cli\'s words, with the driver it needs', () => {
+    const geforce550 = withGpu({ ...host('rtx4090'), driverVersion: '550.127.05', cudaVersion: '12.4' }, 0, { brand: 'GeForce', brandSource: 'nvidia-smi' });
+    const { driver } = judge(geforce550);
     expect(driver.status).toBe('fail');
-    expect(driver.summary).toBe('driver 470.239.06 (supports CUDA up to 11.4) is too old: image CUDA_VERSION 12.8.1 needs driver >= 570.26 (>= 525.60.13 under minor-version compatibility)');
+    expect(driver.summary).toBe(
+      'driver 550.127.05 (supports CUDA up to 12.4) cannot start vllm/vllm-openai:v0.11.0 (CUDA 12.8.1) on GPU 0 (NVIDIA GeForce RTX 4090, brand GeForce): nvidia-container-cli: requirement error: unsatisfied condition: cuda>=12.8, please update your driver to a newer version, or use an earlier cuda container',
+    );
+    expect(driver.fix).toBe("update the NVIDIA driver to 570.124.06 or newer (the gate asks cuda>=12.8, and the image's CUDA 12.8.1 needs 570.124.06)");
+    expect(driver.details?.join(' ')).toContain('GeForce/TITAN cards get no CUDA forward compatibility');
+  });
+
+  it('warns a datacenter GPU on 550 that starts only through forward compatibility, naming the brand rule that admits it', () => {
+    const tesla550 = withGpu({ ...host('t4'), driverVersion: '550.54.15', cudaVersion: '12.4' }, 0, { brand: 'Tesla', brandSource: 'nvidia-smi' });
+    const { driver } = judge(tesla550);
+    expect(driver.status).toBe('warn');
+    expect(driver.summary).toContain('starts vllm/vllm-openai:v0.11.0 (CUDA 12.8.1) on GPU 0 (Tesla T4, brand Tesla) only through CUDA forward compatibility');
+    expect(driver.fix).toContain('update the NVIDIA driver to 570.124.06 or newer');
+    expect(driver.measured).toMatchObject({ admittedBy: 'brand=tesla,driver>=550,driver<551' });
+  });
+
+  it('fails a datacenter GPU on a branch the gate does not list (555), though minor-version compatibility would have allowed it', () => {
+    const a100 = withGpu({ ...host('a100-80gb-idle'), driverVersion: '555.42.02', cudaVersion: '12.5' }, 0, { brand: 'NVIDIA', brandSource: 'nvidia-smi' });
+    const { driver } = judge(a100);
+    expect(driver.status).toBe('fail');
+    expect(driver.summary).toContain('unsatisfied condition: cuda>=12.8');
+  });
+
+  it('warns on a 570 driver below the 12.8 Update 1 floor: the gate admits it, CUDA 12.8.1 runs under minor-version compatibility', () => {
+    const { driver } = judge({ ...host('h100'), driverVersion: '570.86.15', cudaVersion: '12.8' });
+    expect(driver.status).toBe('warn');
+    expect(driver.summary).toContain('passes the image\'s start gate (cuda>=12.8) but is older than the 570.124.06');
+  });
+
+  it("judges a local image's own NVIDIA_REQUIRE_CUDA, and its CUDA_VERSION", () => {
+    const image: ImageInfo = { ...VLLM_IMAGE, ref: 'example/custom:1', requireCuda: 'cuda>=12.9', otherRequires: {}, disableRequire: null };
+    const { driver } = judge(host('h100'), { image: 'example/custom:1' }, image);
+    expect(driver.status).toBe('fail');
+    expect(driver.summary).toContain("nvidia-container-cli: requirement error: unsatisfied condition: cuda>=12.9, please update your driver");
+    expect(driver.fix).toContain('update the NVIDIA driver to 575.51.03 or newer');
+  });
+
+  it('lets NVIDIA_DISABLE_REQUIRE switch the gate off: the driver table decides', () => {
+    const image: ImageInfo = { ...VLLM_IMAGE, ref: 'example/custom:1', requireCuda: 'cuda>=12.9', otherRequires: {}, disableRequire: '1' };
+    const { driver } = judge(host('h100'), { image: 'example/custom:1' }, image);
+    expect(driver.status).toBe('pass');
+    expect(driver.measured).toMatchObject({ gate: 'disabled' });
+    expect(driver.details?.join(' ')).toContain('NVIDIA_DISABLE_REQUIRE');
+  });
+
+  it('judges an unknown image that is not local by the CUDA table, and says so', () => {
+    const { driver } = judge(host('h100'), { image: 'example/unknown:1' });
+    expect(driver.status).toBe('pass');
+    expect(driver.summary).toBe('driver 570.124.06 (supports CUDA up to 12.8); CUDA 12.8 (the --server vllm default: image example/unknown:1 is unknown and not present locally) needs >= 570.26; the start gate of example/unknown:1 is unknown');
+  });
+
+  it('passes the same A100 535 host with --cuda 12.2 on an image without a gate', () => {
+    expect(judge(host('a100-80gb-busy'), { cuda: '12.2', image: 'example/unknown:1' }).driver).toMatchObject({ status: 'pass', summary: expect.stringContaining('CUDA 12.2 (--cuda) needs >= 535.54.03') });
+  });
+
+  it('fails a 470 driver for a CUDA 12 image without a gate, with found, needed and what to do', () => {
+    const old = { ...host('two-a100-one-busy'), driverVersion: '470.239.06', cudaVersion: '11.4' };
+    const { driver } = judge(old, { image: 'example/unknown:1', cuda: '12.8' });
+    expect(driver.status).toBe('fail');
+    expect(driver.summary).toBe('driver 470.239.06 (supports CUDA up to 11.4) is too old: CUDA 12.8 (--cuda) needs driver >= 570.26 (>= 525.60.13 under minor-version compatibility)');
     expect(driver.fix).toBe('update the NVIDIA driver to 570.26 or newer, or use an image built for CUDA 11.4 or older (--image, --cuda)');
   });
 
-  it('lets a 470 driver run a CUDA 11.8 image under minor-version compatibility', () => {
+  it('warns when only minor-version compatibility covers a gate-less image', () => {
     const old = { ...host('two-a100-one-busy'), driverVersion: '470.239.06', cudaVersion: '11.4' };
-    expect(judge(old, { cuda: '11.8' }).driver.status).toBe('warn');
+    const { driver } = judge(old, { cuda: '11.8', image: 'example/unknown:1' });
+    expect(driver.status).toBe('warn');
+    expect(driver.summary).toContain('only if the image does not refuse this driver at start');
+  });
+
+  it('fails a host with a GPU fallen off the bus, even when the user picked another GPU', () => {
+    const lost = { ...host('two-a100-one-busy'), lostGpus: [{ id: '0000:07:00.0', line: 'Unable to determine the device handle for GPU0000:07:00.0: Unknown Error' }] };
+    const { driver, capability } = judge(lost, { gpu: '1' });
+    expect(driver.status).toBe('fail');
+    expect(driver.summary).toContain('nvidia-smi cannot reach a GPU: Unable to determine the device handle for GPU0000:07:00.0: Unknown Error');
+    expect(driver.fix).toContain('reboot');
+    expect(capability.details?.join(' ')).toContain('nvidia-smi cannot reach 0000:07:00.0');
+  });
+
+  it('fails "CUDA Version: ERR!" (WSL2, vGPU): CUDA cannot be assumed', () => {
+    const { driver } = judge({ ...host('h100'), cudaVersion: null, cudaVersionSource: 'unreadable', cudaVersionText: 'ERR!' });
+    expect(driver.status).toBe('fail');
+    expect(driver.summary).toContain('nvidia-smi reports "CUDA Version: ERR!"');
+  });
+
+  it('fails an NVML driver/library mismatch with its own summary, both versions, and reboot as the fix (not "no driver")', () => {
+    const { driver, vram } = judge({
+      state: 'nvml-mismatch',
+      message: 'Failed to initialize NVML: Driver/library version mismatch NVML library version: 570.133',
+      libraryVersion: '570.133',
+      kernelVersion: '565.57.01',
+    });
+    expect(driver.status).toBe('fail');
+    expect(driver.summary).toContain('NVIDIA driver/library version mismatch');
+    expect(driver.summary).toContain('library 570.133, kernel module 565.57.01');
+    expect(driver.fix).toMatch(/^reboot, or reload the nvidia kernel modules/);
+    expect(driver.summary).not.toContain('no NVIDIA driver');
+    // One cause, one failure: the checks that need GPU facts could not tell.
+    expect(vram.status).toBe('error');
+  });
+
+  it('fails "No devices were found": a driver, but no GPU', () => {
+    const { driver } = judge({ state: 'no-devices', message: 'No devices were found (nvidia-smi exit 6)' });
+    expect(driver.status).toBe('fail');
+    expect(driver.summary).toBe('the NVIDIA driver is loaded but sees no usable GPU: No devices were found (nvidia-smi exit 6)');
   });
 
   it('fails when no driver answers, saying what to install', () => {
     const { driver } = judge({ state: 'no-driver', message: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running." });
     expect(driver.status).toBe('fail');
     expect(driver.summary).toContain("no NVIDIA driver answers: NVIDIA-SMI has failed because it couldn't communicate");
-    expect(driver.fix).toContain('the NVIDIA driver (>= 570.26 for CUDA 12.8)');
+    expect(driver.fix).toContain('the NVIDIA driver (>= 570.124.06 for CUDA 12.8.1)');
     expect(driver.fix).toContain('--cpu');
   });
 
   it('fails when nvidia-smi is missing', () => {
     const { driver } = judge({ state: 'no-nvidia-smi', message: 'nvidia-smi is not on PATH' });
     expect(driver.status).toBe('fail');
-    expect(driver.summary).toBe('no NVIDIA driver: nvidia-smi is not on PATH; CUDA 12.8 (the --server vllm default: image not present locally) needs driver >= 570.26');
+    expect(driver.summary).toBe('no NVIDIA driver: nvidia-smi is not on PATH; vllm/vllm-openai:v0.11.0 (CUDA 12.8.1) needs driver >= 570.124.06');
   });
 
-  it('warns on a CUDA version the table does not know', () => {
-    const { driver } = judge(host('h100'), { cuda: '14.0' });
+  it('warns on a CUDA version the table does not know, for an image without a gate', () => {
+    const { driver } = judge(host('h100'), { cuda: '14.0', image: 'example/unknown:1' });
     expect(driver.status).toBe('warn');
     expect(driver.summary).toContain('is not in the driver table');
   });
@@ -236,21 +326,33 @@ describe('gpu.compute-capability', () => {
     expect(capability.summary).toContain("runs the image's 8.0 kernels (binary compatible within major 8");
   });
 
-  it.each([
-    ['t4', 'GPU 0 (Tesla T4) has compute capability 7.5 (Turing); bf16 and the serving images need 8.0 (Ampere) or newer'],
-    ['gtx1080ti', 'GPU 0 (NVIDIA GeForce GTX 1080 Ti) has compute capability 6.1 (Pascal); bf16 and the serving images need 8.0 (Ampere) or newer'],
-  ])('fails %s, naming the GPU and its capability', (name, summary) => {
-    const { capability } = judge(host(name));
+  it('warns a T4 (7.5) under vLLM: served in fp16, not the official bf16', () => {
+    const { capability } = judge(host('t4'));
+    expect(capability.status).toBe('warn');
+    expect(capability.summary).toBe(
+      'GPU 0 (Tesla T4) has compute capability 7.5 (Turing): no bf16, so vLLM serves the bf16 checkpoint in fp16 (--dtype auto), with numerics slightly different from the official bf16 evaluation, listed in the compiled list of vllm/vllm-openai:v0.11.0 (known-image table) (7.0 7.5 8.0 8.9 9.0 10.0 12.0)',
+    );
+    expect(capability.measured).toMatchObject({ dtype: 'float16', required: '7.0' });
+  });
+
+  it('fails a T4 for the web image, which supports 8.0 and newer only', () => {
+    const { capability } = judge(host('t4'), { server: 'web', image: 'example/qwen3guard-web:1' });
     expect(capability.status).toBe('fail');
-    expect(capability.summary).toBe(summary);
+    expect(capability.summary).toBe('GPU 0 (Tesla T4) has compute capability 7.5 (Turing); the web image needs 8.0 (Ampere) or newer');
     expect(capability.fix).toBe('serve on an Ampere or newer GPU (A100, A10, L4, RTX 3090 or newer), or on CPU with --cpu');
+  });
+
+  it('fails a GTX 1080 Ti (6.1) under vLLM in vLLM\'s own words', () => {
+    const { capability } = judge(host('gtx1080ti'));
+    expect(capability.status).toBe('fail');
+    expect(capability.summary).toBe('GPU 0 (NVIDIA GeForce GTX 1080 Ti) has compute capability 6.1 (Pascal); vLLM refuses it ("RuntimeError: GPUs with compute capability below 7.0 are not supported.")');
   });
 
   it('points at a newer GPU on the same host', () => {
     const mixed = host('two-a100-one-busy');
     mixed.gpus[0] = { ...host('t4').gpus[0]!, index: 0 };
     const { capability } = judge(mixed, { gpu: '0' });
-    expect(capability.fix).toBe('use --gpu 1 (NVIDIA A100-SXM4-40GB, compute capability 8.0)');
+    expect(capability.fix).toBe('use --gpu 1 (NVIDIA A100-SXM4-40GB, compute capability 8.0) for bf16, or accept fp16 (check the verdicts with `guard-doctor suite`)');
   });
 
   it('says when the capability came from the name table (old drivers)', () => {
@@ -264,7 +366,7 @@ describe('gpu.compute-capability', () => {
     const image = { ...VLLM_IMAGE, torchCudaArchList: ['7.0', '7.5', '8.0', '8.6'] };
     const { capability } = judge(host('h100'), {}, image);
     expect(capability.status).toBe('fail');
-    expect(capability.summary).toContain('was compiled only for 7.0 7.5 8.0 8.6 (TORCH_CUDA_ARCH_LIST)');
+    expect(capability.summary).toContain("was compiled only for 7.0 7.5 8.0 8.6 (the image's TORCH_CUDA_ARCH_LIST)");
     expect(capability.summary).toContain('no kernel image is available for execution on the device');
     expect(capability.fix).toContain('use an image built for compute capability 9.0');
   });
@@ -384,8 +486,8 @@ describe('gpu.vram', () => {
 
   it('fails with the reason when no GPU answers', () => {
     const { capability, vram } = judge({ state: 'no-driver', message: 'NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.' });
-    expect(capability.status).toBe('fail');
-    expect(vram).toMatchObject({ status: 'fail', summary: expect.stringContaining('no GPU to check: nvidia-smi cannot reach the driver') });
+    expect(capability.status).toBe('error');
+    expect(vram).toMatchObject({ status: 'error', summary: expect.stringContaining('no GPU to check: nvidia-smi cannot reach the driver') });
   });
 });
 

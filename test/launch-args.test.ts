@@ -84,6 +84,13 @@ describe('the run arguments', () => {
     expect(buildRunCommand(settingsFor({})).groups).toContainEqual(['--gpus', 'all']);
   });
 
+  it('hands over a MIG device as the NVIDIA runtime and CDI name it (GPU:MIG, or its UUID)', () => {
+    expect(buildRunCommand(settingsFor({ gpu: '0:1' })).groups).toContainEqual(['--gpus', 'device=0:1']);
+    expect(buildRunCommand(settingsFor({ runtime: 'podman', gpu: '0:1' })).groups).toContainEqual(['--device', 'nvidia.com/gpu=0:1']);
+    const uuid = 'MIG-9f0c3e1a-1b2c-5d3e-8f4a-0123456789ab';
+    expect(buildRunCommand(settingsFor({ gpu: uuid })).groups).toContainEqual(['--gpus', `device=${uuid}`]);
+  });
+
   it('the mount keeps the user options and stays read-only; --publish-host widens the port', () => {
     const s = settingsFor({ mount: `${modelDir}:/srv/model:z`, containerModelDir: '/srv/model', publishHost: '0.0.0.0' });
     const cmd = buildRunCommand(s);

@@ -92,24 +92,41 @@ describe('parseGpuQuery on recorded hosts', () => {
   });
 
   it('sets aside the error text and lines with the wrong number of fields instead of guessing', () => {
-    expect(parseGpuQuery(fixture('driver-470', 'query-gpu.txt'))).toEqual({ gpus: [], unreadLines: ['Field "compute_cap" is not a valid field to query.'] });
+    expect(parseGpuQuery(fixture('driver-470', 'query-gpu.txt'))).toEqual({ gpus: [], lostGpus: [], unreadLines: ['Field "compute_cap" is not a valid field to query.'] });
     expect(parseGpuQuery('0, NVIDIA A100-SXM4-80GB, 81920\n').gpus).toEqual([]);
   });
 });
 
 describe('driver and CUDA versions', () => {
   it('reads `nvidia-smi --version`', () => {
-    expect(parseSmiVersion(fixture('h100', 'version.txt'))).toEqual({ driverVersion: '570.124.06', cudaVersion: '12.8' });
-    expect(parseSmiVersion(fixture('driver-470', 'version.txt'))).toEqual({ driverVersion: null, cudaVersion: null });
+    expect(parseSmiVersion(fixture('h100', 'version.txt'))).toEqual({ driverVersion: '570.124.06', cudaVersion: '12.8', cudaText: null });
+    expect(parseSmiVersion(fixture('driver-470', 'version.txt'))).toEqual({ driverVersion: null, cudaVersion: null, cudaText: null });
   });
 
   it("reads plain nvidia-smi's banner, old and new layouts", () => {
-    expect(parseSmiHeader(fixture('driver-470', 'smi.txt'))).toEqual({ driverVersion: '470.239.06', cudaVersion: '11.4' });
-    expect(parseSmiHeader(fixture('a100-80gb-idle', 'smi.txt'))).toEqual({ driverVersion: '550.54.15', cudaVersion: '12.4' });
+    expect(parseSmiHeader(fixture('driver-470', 'smi.txt'))).toEqual({ driverVersion: '470.239.06', cudaVersion: '11.4', cudaText: null });
+    expect(parseSmiHeader(fixture('a100-80gb-idle', 'smi.txt'))).toEqual({ driverVersion: '550.54.15', cudaVersion: '12.4', cudaText: null });
+    // 610 and later (a public capture of 610.57.04): KMD Version, CUDA UMD Version.
+    expect(parseSmiHeader('| NVIDIA-SMI 610.57.04              KMD Version: 610.57.04     CUDA UMD Version: 13.3     |')).toEqual({
+      driverVersion: '610.57.04',
+      cudaVersion: '13.3',
+      cudaText: null,
+    });
+    // WSL2 and vGPU guests: the field is there, the version is not.
+    expect(parseSmiHeader('| NVIDIA-SMI 550.54.10              Driver Version: 551.61         CUDA Version: ERR!     |')).toEqual({
+      driverVersion: '551.61',
+      cudaVersion: null,
+      cudaText: 'ERR!',
+    });
   });
 
   it('reads `nvidia-smi -q`', () => {
-    expect(parseSmiQ(fixture('driver-470', 'q.txt'))).toEqual({ driverVersion: '470.239.06', cudaVersion: '11.4' });
+    expect(parseSmiQ(fixture('driver-470', 'q.txt'))).toEqual({ driverVersion: '470.239.06', cudaVersion: '11.4', cudaText: null });
+    expect(parseSmiQ('Driver Version                            : 560.35.02\nCUDA Version                              : Not Found\n')).toEqual({
+      driverVersion: '560.35.02',
+      cudaVersion: null,
+      cudaText: 'Not Found',
+    });
   });
 });
 
@@ -198,10 +215,17 @@ describe('probeGpus against the fake nvidia-smi', () => {
     if (savedFake === undefined) delete process.env.FAKE_NVIDIA_SMI;
   });
 
-  it('gathers a healthy H100 with the driver CUDA version from --version', async () => {
+  it('gathers a healthy H100 in ONE nvidia-smi call, the CUDA version derived from the driver version', async () => {
     useHost('h100');
     const inventory = await probeGpus(settings());
-    expect(inventory).toMatchObject({ state: 'ok', driverVersion: '570.124.06', cudaVersion: '12.8', notes: [] });
+    expect(inventory).toMatchObject({
+      state: 'ok',
+      driverVersion: '570.124.06',
+      cudaVersion: '12.8',
+      cudaVersionSource: 'derived',
+      smiCalls: 1,
+      notes: ["CUDA 12.8 derived from driver 570.124.06 with NVIDIA's table"],
+    });
     if (inventory.state !== 'ok') throw new Error('unreachable');
     expect(inventory.gpus).toHaveLength(1);
     expect(inventory.gpus[0]).toMatchObject({ name: 'NVIDIA H100 80GB HBM3', computeCapability: '9.0', computeCapabilitySource: 'nvidia-smi' });
@@ -210,20 +234,20 @@ describe('probeGpus against the fake nvidia-smi', () => {
   it('falls back to the GPU name on a 470 driver that rejects compute_cap, and to the banner for CUDA', async () => {
     useHost('driver-470');
     const inventory = await probeGpus(settings());
-    expect(inventory).toMatchObject({ state: 'ok', driverVersion: '470.239.06', cudaVersion: '11.4' });
+    expect(inventory).toMatchObject({ state: 'ok', driverVersion: '470.239.06', cudaVersion: '11.4', cudaVersionSource: 'nvidia-smi', smiCalls: 3 });
     if (inventory.state !== 'ok') throw new Error('unreachable');
     expect(inventory.gpus[0]).toMatchObject({ name: 'NVIDIA A100-PCIE-40GB', computeCapability: '8.0', computeCapabilitySource: 'name-table' });
     expect(inventory.notes.join(' ')).toContain('compute capability taken from the GPU name');
   });
 
-  it('reads the CUDA version from -q when neither --version nor the banner tell it', async () => {
+  it('reads the CUDA version from -q on an old driver, without the banner', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'gd-smi-'));
     try {
       await cp(path.join(FIXTURES, 'driver-470'), dir, { recursive: true });
       await unlink(path.join(dir, 'smi.txt'));
       useHost(dir);
       const inventory = await probeGpus(settings());
-      expect(inventory).toMatchObject({ state: 'ok', driverVersion: '470.239.06', cudaVersion: '11.4' });
+      expect(inventory).toMatchObject({ state: 'ok', driverVersion: '470.239.06', cudaVersion: '11.4', cudaVersionSource: 'nvidia-smi' });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -244,20 +268,20 @@ describe('probeGpus against the fake nvidia-smi', () => {
     expect(inventory.state).toBe('no-nvidia-smi');
   });
 
-  it('says unreadable, with what nvidia-smi said, on any other failure', async () => {
+  it('says unreadable, with the lines that explain why, on any other failure', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'gd-smi-'));
     try {
-      await writeFile(path.join(dir, 'query-gpu.txt'), 'Unable to determine the device handle for GPU0000:3B:00.0: Unknown Error\n');
-      await writeFile(path.join(dir, 'query-gpu.exit'), '15\n');
+      await writeFile(path.join(dir, 'query-gpu.txt'), 'Something went wrong.\nAn unexpected error occurred while querying the GPU\n');
+      await writeFile(path.join(dir, 'query-gpu.exit'), '255\n');
       useHost(dir);
       const inventory = await probeGpus(settings());
-      expect(inventory).toEqual({ state: 'unreadable', message: 'nvidia-smi exited with code 15: Unable to determine the device handle for GPU0000:3B:00.0: Unknown Error' });
+      expect(inventory).toEqual({ state: 'unreadable', message: 'nvidia-smi --query-gpu exited with code 255: An unexpected error occurred while querying the GPU' });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
 
-  it('keeps the GPUs that answer when one of several is wedged, with a note', async () => {
+  it('keeps the GPUs that answer when one of several fell off the bus, and names the lost one', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'gd-smi-'));
     try {
       const healthy = fixture('two-a100-one-busy', 'query-gpu.txt').split('\n')[1];
@@ -269,13 +293,13 @@ describe('probeGpus against the fake nvidia-smi', () => {
       const inventory = await probeGpus(settings());
       if (inventory.state !== 'ok') throw new Error(`expected ok, got ${JSON.stringify(inventory)}`);
       expect(inventory.gpus.map((g) => g.index)).toEqual([1]);
-      expect(inventory.notes).toEqual(['nvidia-smi exited with code 15: Unable to determine the device handle for GPU0000:07:00.0: Unknown Error']);
+      expect(inventory.lostGpus).toEqual([{ id: '0000:07:00.0', line: 'Unable to determine the device handle for GPU0000:07:00.0: Unknown Error' }]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
 
-  it('answers ok with no GPUs when the driver sees none ("No devices were found", exit 6)', async () => {
+  it('says no-devices when the driver sees none ("No devices were found", exit 6)', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'gd-smi-'));
     try {
       await writeFile(path.join(dir, 'query-gpu.txt'), 'No devices were found\n');
@@ -283,7 +307,7 @@ describe('probeGpus against the fake nvidia-smi', () => {
       await cp(path.join(FIXTURES, 'h100', 'version.txt'), path.join(dir, 'version.txt'));
       useHost(dir);
       const inventory = await probeGpus(settings());
-      expect(inventory).toEqual({ state: 'ok', driverVersion: '570.124.06', cudaVersion: '12.8', gpus: [], notes: ['nvidia-smi: No devices were found'] });
+      expect(inventory).toEqual({ state: 'no-devices', message: 'No devices were found (nvidia-smi exit 6)' });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -135,13 +135,26 @@ describe('parsers of recorded runtime output', () => {
     expect(nvidiaDevicesInCdiSpec(read('cdi-amd.yaml'))).toEqual([]);
   });
 
-  it('reads CUDA_VERSION and TORCH_CUDA_ARCH_LIST from an image environment', () => {
+  it('reads CUDA_VERSION, TORCH_CUDA_ARCH_LIST and the start gate (NVIDIA_REQUIRE_*, NVIDIA_DISABLE_REQUIRE) from an image environment', () => {
+    const none = { requireCuda: null, otherRequires: {}, disableRequire: null };
     expect(parseImageEnv('["PATH=/usr/bin","CUDA_VERSION=12.8.1","TORCH_CUDA_ARCH_LIST=7.5 8.0 8.6 8.9 9.0 10.0 12.0"]\n')).toEqual({
       cudaVersion: '12.8.1',
       torchCudaArchList: ['7.5', '8.0', '8.6', '8.9', '9.0', '10.0', '12.0'],
+      ...none,
     });
-    expect(parseImageEnv('["TORCH_CUDA_ARCH_LIST=8.0;8.6+PTX"]')).toEqual({ cudaVersion: null, torchCudaArchList: ['8.0', '8.6+PTX'] });
-    expect(parseImageEnv('null\n')).toEqual({ cudaVersion: null, torchCudaArchList: null });
+    expect(parseImageEnv('["TORCH_CUDA_ARCH_LIST=8.0;8.6+PTX"]')).toEqual({ cudaVersion: null, torchCudaArchList: ['8.0', '8.6+PTX'], ...none });
+    expect(parseImageEnv('null\n')).toEqual({ cudaVersion: null, torchCudaArchList: null, ...none });
+    expect(
+      parseImageEnv(
+        '["NVIDIA_REQUIRE_CUDA=cuda>=12.8 brand=tesla,driver>=550,driver<551","NVIDIA_REQUIRE_ARCH=arch>=7.5","NVIDIA_REQUIRE_JETPACK=csv-mounts=all","NVIDIA_DISABLE_REQUIRE=true","CUDA_VERSION=12.8.1"]',
+      ),
+    ).toEqual({
+      cudaVersion: '12.8.1',
+      torchCudaArchList: null,
+      requireCuda: 'cuda>=12.8 brand=tesla,driver>=550,driver<551',
+      otherRequires: { NVIDIA_REQUIRE_ARCH: 'arch>=7.5' },
+      disableRequire: 'true',
+    });
   });
 
   it('never throw on arbitrary text', () => {
@@ -263,6 +276,9 @@ describe.skipIf(skipDocker)('against the real Docker daemon', () => {
       present: true,
       cudaVersion: IMAGE_CUDA_VERSION,
       torchCudaArchList: IMAGE_TORCH_CUDA_ARCH_LIST.split(' '),
+      requireCuda: null,
+      otherRequires: {},
+      disableRequire: null,
     });
   });
 

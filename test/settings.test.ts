@@ -39,6 +39,13 @@ describe('settings', () => {
     expect(message).toContain('Qwen3Guard-Gen-0.6B, Qwen3Guard-Gen-4B, Qwen3Guard-Gen-8B');
   });
 
+  it('takes a MIG device for --gpu: N:M or a MIG UUID', () => {
+    expect(resolveSettings('check', { gpu: '0:2' }, {})).toMatchObject({ gpu: 0, migDevice: '2' });
+    expect(resolveSettings('check', { gpu: 'MIG-55d07ceb-1a2b-5c3d-9e4f-0123456789ab' }, {})).toMatchObject({ gpu: null, migDevice: 'MIG-55d07ceb-1a2b-5c3d-9e4f-0123456789ab' });
+    expect(resolveSettings('check', { gpu: '1' }, {})).toMatchObject({ gpu: 1, migDevice: null });
+    expect(usageMessage(() => resolveSettings('check', { gpu: '0:x' }, {}))).toMatch(/--gpu: "0:x" is not valid.*MIG device \(--gpu 0:1\)/);
+  });
+
   it('rejects a non-numeric --gpu and an out-of-range utilization', () => {
     expect(usageMessage(() => resolveSettings('check', { gpu: 'first' }, {}))).toMatch(/--gpu: "first" is not valid/);
     expect(usageMessage(() => resolveSettings('check', { gpuMemoryUtilization: '1.5' }, {}))).toMatch(/--gpu-memory-utilization: 1.5 is out of range/);

@@ -1,10 +1,14 @@
 /**
- * CUDA toolkit -> minimum Linux driver (NVIDIA's CUDA release notes, table 3, GA releases),
- * and the minor-version-compatibility floors: a driver at or above its major's floor runs any
- * toolkit of that major, with a limited feature set (no PTX JIT of newer code).
+ * CUDA toolkit -> minimum Linux driver (NVIDIA's CUDA release notes, "CUDA Toolkit and
+ * Corresponding Driver Versions", GA releases and the update releases that raise the floor),
+ * the minor-version-compatibility floors (a driver at or above its major's floor runs any
+ * toolkit of that major, with a limited feature set: no PTX JIT of newer code), and the CUDA
+ * version each driver branch reports, for when nvidia-smi is not asked.
+ *
+ * Source of every row: docs.nvidia.com/cuda/cuda-toolkit-release-notes, table 3 (and
+ * ../shared/FACTS.md "NVIDIA driver and CUDA", where the 11.1, 11.2 and 12.8 Update 1 rows
+ * were corrected).
  */
-import type { ImageInfo } from '../facts.js';
-import { DEFAULT_CUDA, type Settings } from '../settings.js';
 
 export interface CudaDriverRow {
   /** "major.minor" */
@@ -14,9 +18,15 @@ export interface CudaDriverRow {
 }
 
 export const CUDA_DRIVER_MINIMUMS: readonly CudaDriverRow[] = [
+  { cuda: '9.0', minDriver: '384.81' },
+  { cuda: '9.1', minDriver: '390.46' },
+  { cuda: '9.2', minDriver: '396.26' },
+  { cuda: '10.0', minDriver: '410.48' },
+  { cuda: '10.1', minDriver: '418.39' },
+  { cuda: '10.2', minDriver: '440.33' },
   { cuda: '11.0', minDriver: '450.36.06' },
-  { cuda: '11.1', minDriver: '455.23.05' },
-  { cuda: '11.2', minDriver: '460.27.04' },
+  { cuda: '11.1', minDriver: '455.23' },
+  { cuda: '11.2', minDriver: '460.27.03' },
   { cuda: '11.3', minDriver: '465.19.01' },
   { cuda: '11.4', minDriver: '470.42.01' },
   { cuda: '11.5', minDriver: '495.29.05' },
@@ -33,6 +43,24 @@ export const CUDA_DRIVER_MINIMUMS: readonly CudaDriverRow[] = [
   { cuda: '12.8', minDriver: '570.26' },
   { cuda: '12.9', minDriver: '575.51.03' },
   { cuda: '13.0', minDriver: '580.65.06' },
+];
+
+/**
+ * Update releases whose floor is above their GA release's: CUDA 12.8 Update 1 (the 12.8.1 of
+ * the nvidia/cuda base images and so of vLLM 0.9-0.11) needs 570.124.06, not 570.26.
+ */
+export const CUDA_UPDATE_MINIMUMS: readonly CudaDriverRow[] = [{ cuda: '12.8.1', minDriver: '570.124.06' }];
+
+/**
+ * The CUDA version drivers of a branch print in nvidia-smi's banner, where the toolkit table
+ * has no row for it (565 prints 12.7, which no toolkit release carries). Source: real banners
+ * (../shared/conformance/nvidia-smi/02-h100-sxm-80gb-x8-r565: 565.57.01 "CUDA Version: 12.7";
+ * public captures: 595.91.07 "CUDA Version: 13.2", 610.57.04 "CUDA UMD Version: 13.3").
+ */
+export const DRIVER_BRANCH_CUDA: readonly { branch: number; cuda: string }[] = [
+  { branch: 565, cuda: '12.7' },
+  { branch: 595, cuda: '13.2' },
+  { branch: 610, cuda: '13.3' },
 ];
 
 /** Per CUDA major: the oldest driver that runs any toolkit of that major (minor-version compatibility). */
@@ -87,23 +115,26 @@ export function requiredDriver(cuda: string): DriverRequirement | null {
   const sameMajor = CUDA_DRIVER_MINIMUMS.filter((row) => Number(row.cuda.split('.')[0]) === major && compareVersions(row.cuda, wanted) <= 0);
   const row = sameMajor.at(-1);
   if (!row) return null;
+  const update = CUDA_UPDATE_MINIMUMS.find((u) => cudaMajorMinor(u.cuda) === wanted && compareVersions(cuda.trim(), u.cuda) >= 0);
+  if (update) return { cuda: cuda.trim(), major, minDriver: update.minDriver, tableCuda: update.cuda, compatFloor: MINOR_VERSION_FLOORS[major] ?? null };
   return { cuda: wanted, major, minDriver: row.minDriver, tableCuda: row.cuda, compatFloor: MINOR_VERSION_FLOORS[major] ?? null };
 }
 
-export type CudaSource = 'flag' | 'image' | 'default';
-
-/** `--cuda` wins, else the local image's CUDA_VERSION, else the server kind's default. */
-export function resolveImageCuda(settings: Settings, image: ImageInfo | undefined): { version: string; source: CudaSource } {
-  if (settings.cuda) return { version: settings.cuda, source: 'flag' };
-  if (image?.present && image.cudaVersion) return { version: image.cudaVersion, source: 'image' };
-  return { version: DEFAULT_CUDA[settings.server], source: 'default' };
-}
-
-/** The image's CUDA version and where it came from, in words: "image CUDA_VERSION 12.8.1". */
-export function describeCudaSource(cuda: { version: string; source: CudaSource }, settings: Settings): string {
-  if (cuda.source === 'flag') return `CUDA ${cuda.version} (--cuda)`;
-  if (cuda.source === 'image') return `image CUDA_VERSION ${cuda.version}`;
-  return `CUDA ${cuda.version} (the --server ${settings.server} default: image not present locally)`;
+/**
+ * The newest CUDA a driver supports, worked out without nvidia-smi: the highest toolkit whose
+ * floor the driver meets, or the branch's own banner value. Conservative for branches newer
+ * than the table (it answers the newest known), so `exact` says whether the driver's branch
+ * is known.
+ */
+export function cudaForDriver(driverVersion: string): { cuda: string; exact: boolean } | null {
+  const major = Number.parseInt(driverVersion, 10);
+  if (!Number.isFinite(major)) return null;
+  let best: string | null = null;
+  for (const row of CUDA_DRIVER_MINIMUMS) if (compareVersions(driverVersion, row.minDriver) >= 0 && (best === null || compareVersions(row.cuda, best) > 0)) best = row.cuda;
+  for (const row of DRIVER_BRANCH_CUDA) if (major >= row.branch && (best === null || compareVersions(row.cuda, best) > 0)) best = row.cuda;
+  if (best === null) return null;
+  const newestBranch = Math.max(...CUDA_DRIVER_MINIMUMS.map((r) => Number.parseInt(r.minDriver, 10)), ...DRIVER_BRANCH_CUDA.map((r) => r.branch));
+  return { cuda: best, exact: major <= newestBranch };
 }
 
 // ---- compiled architectures (TORCH_CUDA_ARCH_LIST) ----

@@ -79,8 +79,11 @@ export function buildRunCommand(settings: Settings): RunCommand {
   groups.push(labels.flatMap((l) => ['--label', l]));
 
   if (!settings.cpu) {
-    if (cli === 'podman') groups.push(['--device', `nvidia.com/gpu=${settings.gpu === null ? 'all' : settings.gpu}`]);
-    else groups.push(['--gpus', settings.gpu === null ? 'all' : `device=${settings.gpu}`]);
+    // A MIG device is named "GPU:MIG" or by its MIG UUID, as the NVIDIA runtime and CDI name it.
+    const mig = settings.migDevice ?? null;
+    const device = mig === null ? settings.gpu : mig.startsWith('MIG-') ? mig : `${settings.gpu}:${mig}`;
+    if (cli === 'podman') groups.push(['--device', `nvidia.com/gpu=${device === null ? 'all' : device}`]);
+    else groups.push(['--gpus', device === null ? 'all' : `device=${device}`]);
   }
   // vLLM's workers share tensors through /dev/shm; Docker's 64 MiB default is far too small.
   if (settings.server === 'vllm') groups.push(['--ipc=host']);

@@ -1,14 +1,23 @@
 /**
- * The GPU probe: one `nvidia-smi --query-gpu` for every GPU's facts and, at the same time,
- * `nvidia-smi --version` for the driver's CUDA version. systeminformation is not used here
- * (see FACTS.md: it drops NVIDIA data where `lspci` is missing and knows no compute capability).
+ * The GPU probe. Each nvidia-smi call initialises NVML, which costs hundreds of milliseconds to
+ * seconds on a host without persistence mode, so the common case is ONE call:
+ * `nvidia-smi --query-gpu=...,compute_cap,mig.mode.current`, with the driver's CUDA version
+ * derived from the driver version with NVIDIA's table. `nvidia-smi -q` (and `-L` for MIG) runs
+ * only where the verdict needs what only it says: NVML's brand (when the brand may decide the
+ * image's start gate), the CUDA version as the driver reports it (WSL, drivers newer than the
+ * table, old drivers), and MIG devices. systeminformation is not used here (see FACTS.md: it
+ * drops NVIDIA data where `lspci` is missing and knows no compute capability).
  *
  * The parsers are pure and never throw: nvidia-smi's output differs across driver series,
  * and whatever it prints, the doctor must answer with a verdict rather than a stack trace.
  */
-import type { GpuInfo, GpuInventory } from '../facts.js';
+import os from 'node:os';
+import type { GpuInfo, GpuInventory, LostGpu, MigDevice } from '../facts.js';
 import type { Settings } from '../settings.js';
-import { capabilityFromName } from '../data/gpus.js';
+import { brandFromName, capabilityFromName } from '../data/gpus.js';
+import { DEFAULT_CUDA, knownImage } from '../data/images.js';
+import { compareVersions, cudaForDriver, requiredDriver } from '../data/cuda.js';
+import { requiredCudaOf } from '../nvidia-require.js';
 import { describeFailure, localHost, type ExecResult, type Host } from '../exec.js';
 import { ProbeTimeoutError } from '../errors.js';
 
@@ -16,6 +25,8 @@ export const NVIDIA_SMI = 'nvidia-smi';
 export const QUERY_FIELDS = ['index', 'name', 'uuid', 'driver_version', 'memory.total', 'memory.used', 'memory.free', 'compute_cap'] as const;
 /** 470-series drivers and older reject `compute_cap`; the probe asks again without it. */
 export const QUERY_FIELDS_NO_CC = QUERY_FIELDS.filter((f) => f !== 'compute_cap');
+/** What the probe asks: the fields above and whether MIG is on (drivers before 450 reject that field too). */
+export const PROBE_FIELDS: readonly string[] = [...QUERY_FIELDS, 'mig.mode.current'];
 export type QueryField = (typeof QUERY_FIELDS)[number];
 
 export function queryGpuArgs(fields: readonly string[]): string[] {
@@ -51,8 +62,25 @@ function isHeaderLine(cells: string[]): boolean {
 
 export interface GpuQueryParse {
   gpus: GpuInfo[];
+  /** GPUs nvidia-smi names as unreachable ("Unable to determine the device handle for GPU..."). */
+  lostGpus: LostGpu[];
   /** Lines that did not read as a GPU (kept for the "unreadable" message). */
   unreadLines: string[];
+}
+
+/**
+ * One GPU fallen off the bus: "Unable to determine the device handle for GPU0000:3B:00.0: Unknown Error"
+ * (older drivers) or "... for GPU1: 0000:34:00.0: Unknown Error" (index, then bus id).
+ */
+const LOST_GPU = /Unable to determine the device handle for GPU\s*(?:(\d+):\s+)?([0-9A-Fa-f]+:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-9A-Fa-f]|\d+)?\s*:/i;
+
+export function parseLostGpu(line: string): LostGpu | null {
+  const text = line.trim();
+  const match = LOST_GPU.exec(text);
+  if (!match) return null;
+  const [, index, bus] = match;
+  const id = index !== undefined && bus !== undefined ? `GPU ${index} (${bus})` : (bus ?? text);
+  return { id, line: text };
 }
 
 /**
@@ -63,9 +91,15 @@ export interface GpuQueryParse {
 export function parseGpuQuery(text: string, fields: readonly string[] = QUERY_FIELDS): GpuQueryParse {
   const gpus: GpuInfo[] = [];
   const unreadLines: string[] = [];
+  const lostGpus: LostGpu[] = [];
   for (const rawLine of String(text ?? '').split(/\r?\n/)) {
     const line = rawLine.trim();
     if (line === '') continue;
+    const lost = parseLostGpu(line);
+    if (lost) {
+      lostGpus.push(lost);
+      continue;
+    }
     const cells = line.split(',').map((c) => c.trim());
     if (isHeaderLine(cells)) continue;
     if (cells.length !== fields.length) {
@@ -83,6 +117,7 @@ export function parseGpuQuery(text: string, fields: readonly string[] = QUERY_FI
     }
     const capability = cell(get('compute_cap'));
     const validCapability = capability !== null && /^\d+\.\d+$/.test(capability) ? capability : null;
+    const mig = cell(get('mig.mode.current'));
     gpus.push({
       index: Number(indexText),
       name: cell(get('name')) ?? 'unknown GPU',
@@ -93,33 +128,51 @@ export function parseGpuQuery(text: string, fields: readonly string[] = QUERY_FI
       memoryFreeMiB: parseMiB(get('memory.free')),
       computeCapability: validCapability,
       computeCapabilitySource: validCapability ? 'nvidia-smi' : 'unknown',
+      ...(fields.includes('mig.mode.current') ? { migEnabled: mig === null ? null : /^enabled$/i.test(mig) } : {}),
     });
   }
-  return { gpus, unreadLines };
+  return { gpus, lostGpus, unreadLines };
 }
 
 export interface DriverVersions {
   driverVersion: string | null;
   cudaVersion: string | null;
+  /** What the CUDA field said when it was not a version ("ERR!", "Not Found"); null otherwise. */
+  cudaText?: string | null;
 }
 
 const VERSION_TOKEN = '(\\d+(?:\\.\\d+)+)';
+/** The CUDA field's value: a version, or what stands there instead (ERR!, Not Found, N/A). */
+const CUDA_FIELD = /CUDA(?: UMD)? Version\s*:\s*([^\s|][^|\n]*?)(?:\s{2,}|\s*\||\s*$)/im;
 
-/** `nvidia-smi --version`: "DRIVER version      : 550.54.15" and "CUDA Version        : 12.4". */
+function cudaField(body: string, anchored: boolean): { cudaVersion: string | null; cudaText: string | null } {
+  const pattern = anchored ? new RegExp(`^\\s*${CUDA_FIELD.source}`, 'im') : CUDA_FIELD;
+  const raw = pattern.exec(body)?.[1]?.trim() ?? null;
+  if (raw === null) return { cudaVersion: null, cudaText: null };
+  const version = /^(\d+(?:\.\d+)+)/.exec(raw)?.[1] ?? null;
+  // "Deprecated..." (driver 610+ --version) is no statement about CUDA; ERR! and Not Found are.
+  if (version === null && /deprecated/i.test(raw)) return { cudaVersion: null, cudaText: null };
+  return { cudaVersion: version, cudaText: version === null ? raw : null };
+}
+
+/** `nvidia-smi --version`: "DRIVER version      : 550.54.15" and "CUDA Version        : 12.4" (610+: "Deprecated..."). */
 export function parseSmiVersion(text: string): DriverVersions {
   const body = String(text ?? '');
   return {
-    driverVersion: new RegExp(`^\\s*DRIVER version\\s*:\\s*${VERSION_TOKEN}`, 'im').exec(body)?.[1] ?? null,
-    cudaVersion: new RegExp(`^\\s*CUDA Version\\s*:\\s*${VERSION_TOKEN}`, 'im').exec(body)?.[1] ?? null,
+    driverVersion: new RegExp(`^\\s*(?:DRIVER|KMD) version\\s*:\\s*${VERSION_TOKEN}`, 'im').exec(body)?.[1] ?? null,
+    ...cudaField(body, true),
   };
 }
 
-/** Plain `nvidia-smi`'s banner: "| NVIDIA-SMI 470.239.06   Driver Version: 470.239.06   CUDA Version: 11.4 |". */
+/**
+ * Plain `nvidia-smi`'s banner: "| NVIDIA-SMI 470.239.06   Driver Version: 470.239.06   CUDA Version: 11.4 |";
+ * from 610: "KMD Version: 610.57.04     CUDA UMD Version: 13.3"; WSL and vGPU: "CUDA Version: ERR!".
+ */
 export function parseSmiHeader(text: string): DriverVersions {
   const body = String(text ?? '');
   return {
-    driverVersion: new RegExp(`Driver Version:\\s*${VERSION_TOKEN}`, 'i').exec(body)?.[1] ?? null,
-    cudaVersion: new RegExp(`CUDA Version:\\s*${VERSION_TOKEN}`, 'i').exec(body)?.[1] ?? null,
+    driverVersion: new RegExp(`(?:Driver|KMD) Version:\\s*${VERSION_TOKEN}`, 'i').exec(body)?.[1] ?? null,
+    ...cudaField(body, false),
   };
 }
 
@@ -127,9 +180,129 @@ export function parseSmiHeader(text: string): DriverVersions {
 export function parseSmiQ(text: string): DriverVersions {
   const body = String(text ?? '');
   return {
-    driverVersion: new RegExp(`^\\s*Driver Version\\s*:\\s*${VERSION_TOKEN}`, 'im').exec(body)?.[1] ?? null,
-    cudaVersion: new RegExp(`^\\s*CUDA Version\\s*:\\s*${VERSION_TOKEN}`, 'im').exec(body)?.[1] ?? null,
+    driverVersion: new RegExp(`^\\s*(?:Driver|KMD) Version\\s*:\\s*${VERSION_TOKEN}`, 'im').exec(body)?.[1] ?? null,
+    ...cudaField(body, true),
   };
+}
+
+/** One GPU's block of `nvidia-smi -q`: what only -q says. */
+export interface SmiQGpu {
+  busId: string;
+  name: string | null;
+  brand: string | null;
+  uuid: string | null;
+  memoryTotalMiB: number | null;
+  memoryUsedMiB: number | null;
+  memoryFreeMiB: number | null;
+  migEnabled: boolean | null;
+  migDevices: MigDevice[];
+}
+
+/**
+ * The per-GPU blocks of `nvidia-smi -q` (labels nested by indentation): Product Name, Product
+ * Brand, GPU UUID, MIG Mode/Current and each MIG Device's index, instance ids and FB memory.
+ */
+export function parseSmiQGpus(text: string): SmiQGpu[] {
+  const gpus: SmiQGpu[] = [];
+  let gpu: SmiQGpu | null = null;
+  let mig: MigDevice | null = null;
+  const stack: { indent: number; label: string }[] = [];
+  for (const raw of String(text ?? '').split(/\r?\n/)) {
+    const line = raw.replace(/\s+$/, '');
+    if (line.trim() === '') continue;
+    const head = /^GPU ([0-9A-Fa-f]+:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-9A-Fa-f])$/.exec(line);
+    if (head) {
+      gpu = { busId: head[1]!, name: null, brand: null, uuid: null, memoryTotalMiB: null, memoryUsedMiB: null, memoryFreeMiB: null, migEnabled: null, migDevices: [] };
+      gpus.push(gpu);
+      mig = null;
+      stack.length = 0;
+      continue;
+    }
+    if (!gpu) continue;
+    const indent = line.length - line.trimStart().length;
+    while (stack.length > 0 && stack[stack.length - 1]!.indent >= indent) stack.pop();
+    if (mig && !stack.some((s) => s.label === 'MIG Device')) mig = null;
+    const kv = /^\s*([^:]+?)\s*:\s?(.*)$/.exec(line);
+    if (!kv) {
+      const label = line.trim();
+      stack.push({ indent, label });
+      if (label === 'MIG Device') {
+        mig = { index: gpu.migDevices.length, profile: null, uuid: null, gpuInstanceId: null, computeInstanceId: null, memoryTotalMiB: null, memoryUsedMiB: null, memoryFreeMiB: null };
+        gpu.migDevices.push(mig);
+      }
+      continue;
+    }
+    const key = [...stack.map((s) => s.label), kv[1]!].join('/');
+    const value = kv[2]!.trim();
+    if (mig) {
+      // 610 and later call it "Shared FB Memory Usage".
+      const inMig = key.slice(key.lastIndexOf('MIG Device/') + 'MIG Device/'.length).replace(/^Shared FB Memory Usage\//, 'FB Memory Usage/');
+      const int = /^\d+$/.test(value) ? Number(value) : null;
+      if (inMig === 'Index' && int !== null) mig.index = int;
+      else if (inMig === 'GPU Instance ID') mig.gpuInstanceId = int;
+      else if (inMig === 'Compute Instance ID') mig.computeInstanceId = int;
+      else if (inMig === 'FB Memory Usage/Total') mig.memoryTotalMiB = parseMiB(value);
+      else if (inMig === 'FB Memory Usage/Used') mig.memoryUsedMiB = parseMiB(value);
+      else if (inMig === 'FB Memory Usage/Free') mig.memoryFreeMiB = parseMiB(value);
+      continue;
+    }
+    if (key === 'Product Name') gpu.name = cell(value);
+    else if (key === 'Product Brand') gpu.brand = cell(value);
+    else if (key === 'GPU UUID') gpu.uuid = cell(value);
+    else if (key === 'FB Memory Usage/Total') gpu.memoryTotalMiB = parseMiB(value);
+    else if (key === 'FB Memory Usage/Used') gpu.memoryUsedMiB = parseMiB(value);
+    else if (key === 'FB Memory Usage/Free') gpu.memoryFreeMiB = parseMiB(value);
+    else if (key === 'MIG Mode/Current') gpu.migEnabled = /^enabled$/i.test(value) ? true : /^disabled$/i.test(value) ? false : null;
+  }
+  return gpus;
+}
+
+/**
+ * The "MIG devices" table of plain `nvidia-smi`: per GPU index, each device's GPU instance,
+ * compute instance, MIG device index and memory ("|  0    3   0   0  |  12MiB /  9856MiB  | ...").
+ */
+export function parseSmiMigTable(text: string): Map<number, MigDevice[]> {
+  const byGpu = new Map<number, MigDevice[]>();
+  const body = String(text ?? '');
+  const start = body.search(/MIG devices:/i);
+  if (start < 0) return byGpu;
+  for (const line of body.slice(start).split(/\r?\n/)) {
+    if (/Processes:/i.test(line)) break;
+    const row = /^\|\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\|\s*(\d+)\s*MiB\s*\/\s*(\d+)\s*MiB/.exec(line);
+    if (!row) continue;
+    const [gpu, gi, ci, dev, used, total] = row.slice(1).map(Number) as [number, number, number, number, number, number];
+    const list = byGpu.get(gpu) ?? [];
+    list.push({ index: dev, profile: null, uuid: null, gpuInstanceId: gi, computeInstanceId: ci, memoryTotalMiB: total, memoryUsedMiB: used, memoryFreeMiB: total - used });
+    byGpu.set(gpu, list);
+  }
+  return byGpu;
+}
+
+/** `nvidia-smi -L`: "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-...)", one per GPU. */
+export function parseSmiListGpus(text: string): { index: number; name: string; uuid: string | null }[] {
+  const gpus: { index: number; name: string; uuid: string | null }[] = [];
+  for (const line of String(text ?? '').split(/\r?\n/)) {
+    const match = /^GPU (\d+):\s*(.+?)\s*(?:\(UUID:\s*([^)]+)\))?\s*$/.exec(line.trim());
+    if (match) gpus.push({ index: Number(match[1]), name: match[2]!, uuid: match[3]?.trim() ?? null });
+  }
+  return gpus;
+}
+
+/** `nvidia-smi -L`: per GPU index, its MIG devices ("  MIG 3g.40gb     Device  0: (UUID: MIG-...)"). */
+export function parseSmiList(text: string): Map<number, { index: number; profile: string; uuid: string | null }[]> {
+  const byGpu = new Map<number, { index: number; profile: string; uuid: string | null }[]>();
+  let current: number | null = null;
+  for (const line of String(text ?? '').split(/\r?\n/)) {
+    const gpu = /^GPU (\d+):/.exec(line.trim());
+    if (gpu) {
+      current = Number(gpu[1]);
+      byGpu.set(current, []);
+      continue;
+    }
+    const mig = /^MIG\s+(\S+)\s+Device\s+(\d+):\s*\(UUID:\s*([^)]+)\)/.exec(line.trim());
+    if (mig && current !== null) byGpu.get(current)!.push({ index: Number(mig[2]), profile: mig[1]!, uuid: mig[3]!.trim() });
+  }
+  return byGpu;
 }
 
 export interface ComputeApp {
@@ -184,7 +357,9 @@ export function parseComputeApps(text: string, fields: readonly string[] = ['pid
 const NO_DRIVER = /couldn't communicate with the NVIDIA driver|NVIDIA-SMI has failed|Failed to initialize NVML|NVML Shared Library Not Found|Driver\/library version mismatch|libnvidia-ml\.so/i;
 const NO_DRIVER_EXIT_CODES = new Set([9, 12]);
 const COMPUTE_CAP_REJECTED = /Field "compute_cap" is not a valid field to query/i;
+const FIELD_REJECTED = /Field "([^"]+)" is not a valid field to query/i;
 const NO_DEVICES = /No devices were found/i;
+const NVML_MISMATCH = /Driver\/library version mismatch/i;
 
 function outputOf(result: ExecResult): string {
   return `${result.stdout}\n${result.stderr}`.trim();
@@ -202,56 +377,180 @@ export function rejectsComputeCap(result: ExecResult): boolean {
   return COMPUTE_CAP_REJECTED.test(outputOf(result));
 }
 
+/**
+ * "Failed to initialize NVML: Driver/library version mismatch", often followed by "NVML library
+ * version: 570.133" (the user-space library) and, from the kernel log, "NVRM: API mismatch: the
+ * client has the version 570.133.07, but this kernel module has the version 565.57.01".
+ */
+export function parseNvmlMismatch(text: string): { libraryVersion: string | null; kernelVersion: string | null } {
+  return {
+    libraryVersion: /NVML library version:\s*(\d+(?:\.\d+)+)/i.exec(text)?.[1] ?? /client has the version\s+(\d+(?:\.\d+)+)/i.exec(text)?.[1] ?? null,
+    kernelVersion: /kernel module has the version\s+(\d+(?:\.\d+)+)/i.exec(text)?.[1] ?? null,
+  };
+}
+
+/** The lines of a failed call that say why: the error lines, not usage text or GPU rows. */
+export function explainingLines(text: string, n = 3): string {
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const why = lines.filter((l) => /error|fail|unable|mismatch|not found|no devices|couldn't|invalid|not a valid|lost|ERR!/i.test(l));
+  return (why.length > 0 ? why : lines).slice(0, n).join(' ');
+}
+
 // ---- the probe ----
 
+/**
+ * The driver below which NVML's brand may decide the image's start gate: the floor of the CUDA
+ * the image asks for (its known gate, --cuda, or the server's default). At or above it the gate's
+ * `cuda>=` alternative holds and the brand alternatives never count.
+ */
+export function brandMattersBelow(settings: Pick<Settings, 'image' | 'cuda' | 'server'>): string | null {
+  const known = knownImage(settings.image);
+  // --cuda says what the image needs; otherwise the table's gate, or the server kind's default.
+  const wanted = (settings.cuda ? [settings.cuda] : [known ? requiredCudaOf(known.requireCuda) : null, DEFAULT_CUDA[settings.server]]).filter((v): v is string => Boolean(v));
+  const floors = wanted.map((cuda) => requiredDriver(cuda)?.minDriver).filter((v): v is string => Boolean(v));
+  return floors.sort(compareVersions).at(-1) ?? null;
+}
+
+/** WSL2 (its nvidia-smi can print "CUDA Version: ERR!" or "Not Found"): judged by reading, never derived. */
+function onWsl(): boolean {
+  return process.platform === 'linux' && /microsoft/i.test(os.release());
+}
+
+/**
+ * The GPU facts from `nvidia-smi -q`, else from `-L`, for when --query-gpu answers nothing
+ * usable. Memory that neither says is marked unread, so it is "could not tell", never enough.
+ */
+async function factsWithoutQuery(smi: (args: string[]) => Promise<ExecResult>, why: string): Promise<Extract<GpuInventory, { state: 'ok' }> | null> {
+  const q = await smi(['-q']);
+  const blocks = q.timedOut ? [] : parseSmiQGpus(q.stdout);
+  const versions = parseSmiQ(q.stdout);
+  let gpus: GpuInfo[] = blocks.map((block, index) => ({
+    index,
+    name: block.name ?? 'unknown GPU',
+    uuid: block.uuid,
+    driverVersion: versions.driverVersion,
+    memoryTotalMiB: block.memoryTotalMiB,
+    memoryUsedMiB: block.memoryUsedMiB,
+    memoryFreeMiB: block.memoryFreeMiB,
+    computeCapability: null,
+    computeCapabilitySource: 'unknown',
+    ...(block.memoryTotalMiB === null && block.memoryFreeMiB === null ? { memoryUnread: true } : {}),
+    ...(block.brand ? { brand: block.brand, brandSource: 'nvidia-smi' as const } : {}),
+    migEnabled: block.migEnabled,
+    migDevices: block.migDevices,
+  }));
+  let source = 'nvidia-smi -q';
+  if (gpus.length === 0) {
+    const list = await smi(['-L']);
+    gpus = list.timedOut
+      ? []
+      : parseSmiListGpus(list.stdout).map((g) => ({
+          index: g.index,
+          name: g.name,
+          uuid: g.uuid,
+          driverVersion: null,
+          memoryTotalMiB: null,
+          memoryUsedMiB: null,
+          memoryFreeMiB: null,
+          memoryUnread: true,
+          computeCapability: null,
+          computeCapabilitySource: 'unknown' as const,
+        }));
+    source = 'nvidia-smi -L';
+    if (gpus.length > 0) {
+      const migs = parseSmiList(list.stdout);
+      for (const gpu of gpus) {
+        const named = migs.get(gpu.index) ?? [];
+        if (named.length > 0) {
+          gpu.migEnabled = true;
+          gpu.migDevices = named.map((n) => ({ index: n.index, profile: n.profile, uuid: n.uuid, gpuInstanceId: null, computeInstanceId: null, memoryTotalMiB: null, memoryUsedMiB: null, memoryFreeMiB: null }));
+        }
+      }
+    }
+  }
+  if (gpus.length === 0) return null;
+  for (const gpu of gpus) {
+    const fromName = capabilityFromName(gpu.name);
+    if (fromName) {
+      gpu.computeCapability = fromName;
+      gpu.computeCapabilitySource = 'name-table';
+    }
+    if (!gpu.brand) {
+      gpu.brand = brandFromName(gpu.name);
+      gpu.brandSource = 'name';
+    }
+  }
+  const driverVersion = versions.driverVersion;
+  const derived = driverVersion ? cudaForDriver(driverVersion) : null;
+  const notes = [`${why}; GPU facts read from ${source} instead${gpus.some((g) => g.memoryUnread) ? ', which gave no memory figures' : ''}`];
+  let cudaVersion = versions.cudaVersion ?? derived?.cuda ?? null;
+  let cudaVersionSource: 'nvidia-smi' | 'derived' | 'unreadable' = versions.cudaVersion ? 'nvidia-smi' : 'derived';
+  if (!versions.cudaVersion && versions.cudaText) {
+    cudaVersion = null;
+    cudaVersionSource = 'unreadable';
+  } else if (!versions.cudaVersion && cudaVersion && driverVersion) notes.push(`CUDA ${cudaVersion} derived from driver ${driverVersion} with NVIDIA's table`);
+  return { state: 'ok', driverVersion, cudaVersion, cudaVersionSource, cudaVersionText: versions.cudaText ?? null, gpus, lostGpus: [], notes };
+}
+
 export async function probeGpus(settings: Settings, host: Host = localHost): Promise<GpuInventory> {
-  // One budget for the whole probe: fall-back calls get what is left, so a slow driver
-  // costs at most the probe's time limit.
+  // One budget for the whole probe: later calls get what is left, so a slow driver costs at
+  // most the probe's time limit.
   const deadline = performance.now() + settings.probeTimeoutMs;
   const left = () => Math.max(1, Math.round(deadline - performance.now()));
-  const smi = (args: string[]) => host.run(NVIDIA_SMI, args, { timeoutMs: left(), maxBuffer: 4 * 1024 * 1024 });
+  let calls = 0;
+  const smi = (args: string[]) => {
+    calls += 1;
+    return host.run(NVIDIA_SMI, args, { timeoutMs: left(), maxBuffer: 8 * 1024 * 1024 });
+  };
+  const timeout = (what: string) =>
+    new ProbeTimeoutError(`nvidia-smi ${what}did not answer within ${Math.round(settings.probeTimeoutMs / 1000)} s (a wedged GPU or driver can hang it; try \`nvidia-smi\` by hand)`);
 
-  const [query, version] = await Promise.all([smi(queryGpuArgs(QUERY_FIELDS)), smi(['--version'])]);
+  let fields: readonly string[] = PROBE_FIELDS;
+  let result = await smi(queryGpuArgs(fields));
 
   // 127 is the shell's "command not found", as wrappers and shims report a missing binary.
-  if (query.notFound || query.exitCode === 127) {
+  if (result.notFound || result.exitCode === 127) {
     return { state: 'no-nvidia-smi', message: 'nvidia-smi is not on PATH (the NVIDIA driver is not installed, or its tools are not on PATH)' };
   }
-  if (query.timedOut) {
-    throw new ProbeTimeoutError(`nvidia-smi did not answer within ${Math.round(settings.probeTimeoutMs / 1000)} s (a wedged GPU or driver can hang it; try \`nvidia-smi\` by hand)`);
-  }
-  if (isNoDriver(query)) {
-    return { state: 'no-driver', message: firstLines(outputOf(query)) || describeFailure(query, settings.probeTimeoutMs) };
-  }
-
+  if (result.timedOut) throw timeout('');
   const notes: string[] = [];
-  let result = query;
-  let fields: readonly string[] = QUERY_FIELDS;
-  if (rejectsComputeCap(query)) {
-    fields = QUERY_FIELDS_NO_CC;
+  const nameTableFor = new Set<string>();
+  // Old drivers reject fields they do not know (compute_cap before 510, mig.mode.* before 450): ask again without them.
+  for (let tries = 0; tries < 3; tries++) {
+    const rejected = FIELD_REJECTED.exec(outputOf(result))?.[1];
+    if (!rejected || !fields.includes(rejected)) break;
+    fields = fields.filter((f) => f !== rejected);
+    if (rejected === 'compute_cap') nameTableFor.add(rejected);
     result = await smi(queryGpuArgs(fields));
-    if (result.timedOut) throw new ProbeTimeoutError(`nvidia-smi did not answer the second query (without compute_cap) within ${Math.round(settings.probeTimeoutMs / 1000)} s`);
-    notes.push('the driver does not know the compute_cap field (470 series or older); compute capability taken from the GPU name');
+    if (result.timedOut) throw timeout(`(asked again without ${rejected}) `);
+  }
+  if (nameTableFor.has('compute_cap')) notes.push('the driver does not know the compute_cap field (470 series or older); compute capability taken from the GPU name');
+
+  const text = outputOf(result);
+  if (NVML_MISMATCH.test(text)) {
+    return { state: 'nvml-mismatch', message: explainingLines(text), ...parseNvmlMismatch(text) };
+  }
+  if (isNoDriver(result)) {
+    return { state: 'no-driver', message: firstLines(text) || describeFailure(result, settings.probeTimeoutMs) };
+  }
+  if (NO_DEVICES.test(text)) {
+    return { state: 'no-devices', message: `${explainingLines(text, 1)}${result.exitCode ? ` (nvidia-smi exit ${result.exitCode})` : ''}` };
   }
 
-  if (NO_DEVICES.test(outputOf(result))) {
-    const versions = await driverVersions(version, smi);
-    return { state: 'ok', driverVersion: versions.driverVersion, cudaVersion: versions.cudaVersion, gpus: [], notes: [...notes, 'nvidia-smi: No devices were found'] };
-  }
   const parsed = parseGpuQuery(result.stdout, fields);
-  if (result.exitCode !== 0) {
-    // One wedged GPU ("Unable to determine the device handle ... Unknown Error") fails the
-    // whole call while the others still answer: keep those and say what went wrong.
-    if (parsed.gpus.length === 0) return { state: 'unreadable', message: describeFailure(result, settings.probeTimeoutMs) };
-    notes.push(describeFailure(result, settings.probeTimeoutMs));
+  parsed.lostGpus.push(...parseGpuQuery(result.stderr, fields).lostGpus);
+  if (parsed.gpus.length === 0 && parsed.lostGpus.length === 0) {
+    const why = result.exitCode !== 0 ? `nvidia-smi --query-gpu exited with code ${result.exitCode}: ${explainingLines(text) || describeFailure(result, settings.probeTimeoutMs)}` : `nvidia-smi answered something unexpected to --query-gpu: ${firstLines(text) || '(nothing)'}`;
+    // Whatever the query could not say, -q (or at least -L) may: a verdict from fewer facts beats none.
+    const fallback = await factsWithoutQuery(smi, why);
+    if (fallback) return { ...fallback, smiCalls: calls };
+    return { state: 'unreadable', message: why };
   }
-  if (parsed.gpus.length === 0) {
-    const shown = firstLines(outputOf(result));
-    return { state: 'unreadable', message: shown ? `nvidia-smi answered something unexpected: ${shown}` : 'nvidia-smi answered nothing to --query-gpu' };
-  }
+  if (result.exitCode !== 0 && parsed.lostGpus.length === 0) notes.push(`nvidia-smi exited with code ${result.exitCode}: ${explainingLines(text)}`);
   if (parsed.unreadLines.length > 0) notes.push(`nvidia-smi lines not understood: ${parsed.unreadLines.slice(0, 3).join(' | ')}`);
 
-  for (const gpu of parsed.gpus) {
+  const gpus = parsed.gpus.sort((a, b) => a.index - b.index);
+  for (const gpu of gpus) {
     if (gpu.computeCapability !== null) continue;
     const fromName = capabilityFromName(gpu.name);
     if (fromName) {
@@ -259,34 +558,85 @@ export async function probeGpus(settings: Settings, host: Host = localHost): Pro
       gpu.computeCapabilitySource = 'name-table';
     }
   }
+  const driverVersion = gpus.find((g) => g.driverVersion)?.driverVersion ?? null;
+  const derived = driverVersion ? cudaForDriver(driverVersion) : null;
 
-  const versions = await driverVersions(version, smi);
-  if (versions.cudaVersion === null) notes.push("could not read the driver's CUDA version from nvidia-smi");
+  // The second call, only where the verdict needs what only `-q` says.
+  const migOn = gpus.some((g) => g.migEnabled === true);
+  const floor = brandMattersBelow(settings);
+  const reasons: string[] = [];
+  if (migOn) reasons.push('MIG');
+  if (driverVersion && floor && compareVersions(driverVersion, floor) < 0) reasons.push('brand');
+  if (!derived || !derived.exact) reasons.push('cuda');
+  if (!fields.includes('compute_cap') || (!host.remote && onWsl())) reasons.push('cuda');
+  let cudaVersion = derived?.cuda ?? null;
+  let cudaVersionSource: 'nvidia-smi' | 'derived' | 'unreadable' = 'derived';
+  let cudaVersionText: string | null = null;
+  if (reasons.length > 0) {
+    const [q, list] = await Promise.all([smi(['-q']), migOn ? smi(['-L']) : Promise.resolve(null)]);
+    if (q.timedOut || list?.timedOut) throw timeout('-q ');
+    let versions = parseSmiQ(q.stdout);
+    if (q.exitCode !== 0 && !versions.cudaVersion && !versions.cudaText) {
+      // -q failed: the banner says the CUDA version on every generation ("CUDA Version: ERR!" included).
+      const banner = await smi([]);
+      if (banner.timedOut) throw timeout('');
+      const fromBanner = parseSmiHeader(banner.stdout);
+      if (fromBanner.cudaVersion || fromBanner.cudaText) versions = { ...versions, cudaVersion: fromBanner.cudaVersion, cudaText: fromBanner.cudaText };
+    }
+    if (versions.cudaVersion) {
+      cudaVersion = versions.cudaVersion;
+      cudaVersionSource = 'nvidia-smi';
+    } else if (versions.cudaText) {
+      cudaVersion = null;
+      cudaVersionSource = 'unreadable';
+      cudaVersionText = versions.cudaText;
+    } else if (q.exitCode !== 0) {
+      notes.push(`nvidia-smi -q failed (${explainingLines(outputOf(q)) || `exit ${q.exitCode}`}); the CUDA version is derived from the driver version`);
+    }
+    const blocks = parseSmiQGpus(q.stdout);
+    const migLists = list ? parseSmiList(list.stdout) : new Map();
+    // Some hosts' -q shows no MIG device blocks; the plain table lists them with their memory.
+    const needTable = migOn && !blocks.some((b) => b.migDevices.length > 0);
+    const table = needTable ? await smi([]) : null;
+    if (table?.timedOut) throw timeout('');
+    const migTable = table ? parseSmiMigTable(table.stdout) : new Map<number, MigDevice[]>();
+    gpus.forEach((gpu, at) => {
+      const block = blocks.find((b) => gpu.uuid !== null && b.uuid === gpu.uuid) ?? (blocks.length === gpus.length ? blocks[at] : undefined);
+      if (block?.brand) {
+        gpu.brand = block.brand;
+        gpu.brandSource = 'nvidia-smi';
+      }
+      if (gpu.migEnabled === undefined || gpu.migEnabled === null) gpu.migEnabled = block?.migEnabled ?? gpu.migEnabled ?? null;
+      if (gpu.migEnabled) {
+        const named = migLists.get(gpu.index) ?? [];
+        const devices = block?.migDevices?.length ? block.migDevices : (migTable.get(gpu.index) ?? []);
+        gpu.migDevices = (devices.length > 0 ? devices : named.map((n: { index: number }) => ({ index: n.index, profile: null, uuid: null, gpuInstanceId: null, computeInstanceId: null, memoryTotalMiB: null, memoryUsedMiB: null, memoryFreeMiB: null }))).map(
+          (device: MigDevice) => {
+            const name = named.find((n: { index: number }) => n.index === device.index);
+            return { ...device, profile: name?.profile ?? device.profile, uuid: name?.uuid ?? device.uuid };
+          },
+        );
+      }
+    });
+  }
+  for (const gpu of gpus) {
+    if (!gpu.brand) {
+      gpu.brand = brandFromName(gpu.name);
+      gpu.brandSource = 'name';
+    }
+  }
+  if (cudaVersionSource === 'derived' && cudaVersion && driverVersion) {
+    notes.push(`CUDA ${cudaVersion} derived from driver ${driverVersion} with NVIDIA's table${derived && !derived.exact ? ' (the driver is newer than the table: at least this)' : ''}`);
+  }
   return {
     state: 'ok',
-    driverVersion: versions.driverVersion ?? parsed.gpus.find((g) => g.driverVersion)?.driverVersion ?? null,
-    cudaVersion: versions.cudaVersion,
-    gpus: parsed.gpus.sort((a, b) => a.index - b.index),
+    driverVersion,
+    cudaVersion,
+    cudaVersionSource,
+    cudaVersionText,
+    gpus,
+    lostGpus: parsed.lostGpus,
     notes,
-  };
-}
-
-/**
- * The driver's CUDA version: `--version` on recent drivers; older ones do not know that flag,
- * so fall back to plain `nvidia-smi`'s banner and then to `-q`.
- */
-async function driverVersions(version: ExecResult, smi: (args: string[]) => Promise<ExecResult>): Promise<DriverVersions> {
-  const fromVersion = version.exitCode === 0 ? parseSmiVersion(version.stdout) : { driverVersion: null, cudaVersion: null };
-  if (fromVersion.cudaVersion) return fromVersion;
-  if (version.timedOut) return fromVersion;
-  const banner = await smi([]);
-  const fromBanner = banner.exitCode === 0 ? parseSmiHeader(banner.stdout) : { driverVersion: null, cudaVersion: null };
-  if (fromBanner.cudaVersion) return { driverVersion: fromVersion.driverVersion ?? fromBanner.driverVersion, cudaVersion: fromBanner.cudaVersion };
-  if (banner.timedOut) return fromVersion;
-  const q = await smi(['-q']);
-  const fromQ = q.exitCode === 0 ? parseSmiQ(q.stdout) : { driverVersion: null, cudaVersion: null };
-  return {
-    driverVersion: fromVersion.driverVersion ?? fromBanner.driverVersion ?? fromQ.driverVersion,
-    cudaVersion: fromQ.cudaVersion,
+    smiCalls: calls,
   };
 }

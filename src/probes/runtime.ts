@@ -391,15 +391,21 @@ export function podmanWarnings(stderr: string): string | null {
   return errors.length > 0 ? errors.join('; ') : null;
 }
 
-/** CUDA_VERSION and TORCH_CUDA_ARCH_LIST from `docker image inspect --format '{{json .Config.Env}}'`. */
-export function parseImageEnv(stdout: string): Pick<ImageInfo, 'cudaVersion' | 'torchCudaArchList'> | null {
+type ImageEnv = Pick<ImageInfo, 'cudaVersion' | 'torchCudaArchList' | 'requireCuda' | 'otherRequires' | 'disableRequire'>;
+
+/**
+ * What the image's environment (`docker image inspect --format '{{json .Config.Env}}'`) says to
+ * the NVIDIA runtime and to the doctor: CUDA_VERSION, TORCH_CUDA_ARCH_LIST, NVIDIA_REQUIRE_CUDA
+ * (and any other NVIDIA_REQUIRE_*), NVIDIA_DISABLE_REQUIRE.
+ */
+export function parseImageEnv(stdout: string): ImageEnv | null {
   let env: unknown;
   try {
     env = JSON.parse(stdout.trim());
   } catch {
     return null;
   }
-  if (env === null) return { cudaVersion: null, torchCudaArchList: null };
+  if (env === null) return { cudaVersion: null, torchCudaArchList: null, requireCuda: null, otherRequires: {}, disableRequire: null };
   if (!Array.isArray(env)) return null;
   const vars = new Map<string, string>();
   for (const entry of env) {
@@ -410,11 +416,21 @@ export function parseImageEnv(stdout: string): Pick<ImageInfo, 'cudaVersion' | '
   const cuda = vars.get('CUDA_VERSION')?.trim();
   const arch = vars.get('TORCH_CUDA_ARCH_LIST');
   const archList = arch === undefined ? null : arch.split(/[\s;,]+/).filter((a) => a !== '');
-  return { cudaVersion: cuda ? cuda : null, torchCudaArchList: archList && archList.length > 0 ? archList : null };
+  const otherRequires: Record<string, string> = {};
+  for (const [name, value] of vars) {
+    if (name.startsWith('NVIDIA_REQUIRE_') && name !== 'NVIDIA_REQUIRE_CUDA' && !name.startsWith('NVIDIA_REQUIRE_JETPACK')) otherRequires[name] = value;
+  }
+  return {
+    cudaVersion: cuda ? cuda : null,
+    torchCudaArchList: archList && archList.length > 0 ? archList : null,
+    requireCuda: vars.get('NVIDIA_REQUIRE_CUDA') ?? null,
+    otherRequires,
+    disableRequire: vars.get('NVIDIA_DISABLE_REQUIRE') ?? null,
+  };
 }
 
 export async function probeImage(settings: Settings, host: Host = localHost): Promise<ImageInfo> {
-  const absent: ImageInfo = { ref: settings.image, present: false, cudaVersion: null, torchCudaArchList: null };
+  const absent: ImageInfo = { ref: settings.image, present: false, cudaVersion: null, torchCudaArchList: null, requireCuda: null, otherRequires: {}, disableRequire: null };
   const result = await host.run(settings.runtime, ['image', 'inspect', '--format', '{{json .Config.Env}}', settings.image], {
     timeoutMs: settings.probeTimeoutMs,
   });
