@@ -73,6 +73,12 @@ export const CHECK_TABLES = {
     entry('metrics.cardinality', 'Label cardinality'),
     entry('metrics.exposure', 'Exposure to the network'),
   ],
+  // With --host (src/fleet/), and docker.host when DOCKER_HOST points where the doctor cannot go (checks/docker-host.ts).
+  fleet: [
+    entry('host.reachable', 'Host reachable over SSH'),
+    entry('host.tunnel', 'SSH forward to the server'),
+    entry('docker.host', 'Docker daemon is on the judged machine'),
+  ],
   // src/commands/watch.ts: one watch.process.<pid> per compute process, one watch.gpu.<index> per GPU.
   watch: [
     entry('watch.sampling', 'GPU memory sampling'),

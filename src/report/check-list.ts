@@ -17,10 +17,13 @@ export function renderCheckList(tables: Readonly<Record<string, readonly CheckEn
   for (const [command, table] of Object.entries(tables)) {
     // `up` starts with the preflight table: say so instead of printing it twice.
     const own = command !== 'check' && preflight.length && preflight.every((e, i) => table[i]?.id === e.id) ? table.slice(preflight.length) : table;
-    const heading = command === 'check' ? 'check (--only takes a group or an id of this table)' : own === table ? command : `${command}: the check table, then`;
+    const heading =
+      command === 'check' ? 'check (--only takes a group or an id of this table)'
+      : command === 'fleet' ? 'fleet (any command with --host; docker.host when DOCKER_HOST points elsewhere)'
+      : own === table ? command : `${command}: the check table, then`;
     lines.push(paint.bold(heading), paint.dim(`  ${padEnd('group', groupWidth)}${padEnd('id', idWidth)}title`), ...own.map(row), '');
   }
-  lines.push(`${new Set(all.map((e) => e.id)).size} check ids in ${Object.keys(tables).length} commands ${paint.dim('exit 0')}`);
+  lines.push(`${new Set(all.map((e) => e.id)).size} check ids in ${Object.keys(tables).length} tables ${paint.dim('exit 0')}`);
   return lines;
 }
 

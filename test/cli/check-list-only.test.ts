@@ -64,18 +64,18 @@ describe('check --list-checks', () => {
   });
 
   it('lists the ids of every other command too: up, warm, suite, metrics, watch', () => {
-    for (const heading of ['up: the check table, then', 'warm', 'suite', 'metrics', 'watch']) expect(human.stdout.split('\n')).toContain(heading);
+    for (const heading of ['up: the check table, then', 'warm', 'suite', 'metrics', 'fleet (any command with --host; docker.host when DOCKER_HOST points elsewhere)', 'watch']) expect(human.stdout.split('\n')).toContain(heading);
     for (const id of ['container.name', 'server.ready', 'server.warm', 'server.suite', 'metrics.reconcile.requests', 'metrics.scrape', 'metrics.exposure', 'watch.sampling', 'watch.gpu.<index>']) {
       expect(human.stdout).toMatch(new RegExp(`^  \\S+\\s+${id.replace(/[.<>]/g, '\\$&')}\\s+\\S`, 'm'));
     }
-    expect(human.stdout.trim().split('\n').at(-1)).toBe('29 check ids in 6 commands exit 0');
+    expect(human.stdout.trim().split('\n').at(-1)).toBe('32 check ids in 7 tables exit 0');
   });
 
   it('--json: one document with a table per command; up begins with the check table', () => {
     expect(json.exitCode).toBe(0);
     expect(json.json).toMatchObject({ schemaVersion: 1, tool: 'guard-doctor', command: 'check', ok: true, exitCode: 0 });
     const tables = json.json.tables as Record<string, { group: string; id: string; title: string }[]>;
-    expect(Object.keys(tables)).toEqual(['check', 'up', 'warm', 'suite', 'metrics', 'watch']);
+    expect(Object.keys(tables)).toEqual(['check', 'up', 'warm', 'suite', 'metrics', 'fleet', 'watch']);
     expect(tables.check!.map((e) => e.id)).toEqual(ORDER);
     expect(tables.up!.slice(0, ORDER.length)).toEqual(tables.check);
     expect(tables.warm).toEqual([

@@ -51,9 +51,10 @@ describe('check --only gpu when the driver does not answer', () => {
     expect(missing.json.summary).toMatchObject({ fail: 1, skip: 2, pass: 0 });
   });
 
-  it('a driver that answers but is too old blocks nothing: the GPU is still judged', () => {
+  it('a driver that answers but does not pass blocks nothing: the GPU is still judged', () => {
     const checks = tooOld.json.checks as { id: string; status: string; measured?: Record<string, unknown> }[];
-    expect(checks[0]).toMatchObject({ id: 'gpu.driver', status: 'fail' });
+    // The 470 A100 starts the CUDA 12.8 image only through its brand rule (forward compatibility): a warning.
+    expect(checks[0]).toMatchObject({ id: 'gpu.driver', status: 'warn' });
     expect(checks[1]).toMatchObject({ id: 'gpu.compute-capability', status: 'pass', measured: { computeCapability: '8.0' } });
     expect(checks[2]!.status).not.toBe('skip');
   });

@@ -144,7 +144,14 @@ export async function startFleet(specs: HostSpec[]): Promise<Fleet> {
         '',
       ].join('\n'),
     );
-    const child = execa(SSHD!, ['-D', '-e', '-f', sshdConfig], { reject: false, stdio: 'ignore' });
+    // The test hosts log in with clean shells: bash runs ~/.bashrc for every ssh command, and this
+    // machine's own (pyenv init on the CI machine) costs seconds a command under load. In a private
+    // mount namespace the rc files read as empty for sshd's sessions alone; nothing on the machine changes.
+    const child = execa(
+      'unshare',
+      ['-m', '--propagation', 'private', '/bin/sh', '-c', 'for f in "$HOME/.bashrc" "$HOME/.bash_profile" "$HOME/.bash_login" "$HOME/.profile"; do [ -f "$f" ] && mount --bind /dev/null "$f"; done; exec "$0" "$@"', SSHD!, '-D', '-e', '-f', sshdConfig],
+      { reject: false, stdio: 'ignore' },
+    );
     children.push(child);
     await waitForPort(port, 10_000);
     knownHosts.push(`[127.0.0.1]:${port} ${hostPub}`);
