@@ -28,12 +28,21 @@ export function parseMeminfo(text: string): { total: number; available: number }
   return total === null || available === null ? null : { total, available };
 }
 
+/** `uname -sr` as the kernel itself says it in /proc (a read, not a process); uname where there is no /proc. */
+async function kernel(host: Host, settings: Settings): Promise<[string, string] | null> {
+  const [system, release] = await Promise.all(['/proc/sys/kernel/ostype', '/proc/sys/kernel/osrelease'].map((file) => host.fs.readText(file, 4096).then((t) => t.trim(), () => '')));
+  if (system && release) return [system, release];
+  const uname = await host.run('uname', ['-sr'], { timeoutMs: settings.probeTimeoutMs });
+  const [s, r] = uname.exitCode === 0 ? uname.stdout.trim().split(/\s+/) : [];
+  return s && r ? [s, r] : null;
+}
+
 async function osName(host: Host, settings: Settings): Promise<string> {
   const [uname, ...releases] = await Promise.all([
-    host.run('uname', ['-sr'], { timeoutMs: settings.probeTimeoutMs }),
+    kernel(host, settings),
     ...['/etc/os-release', '/usr/lib/os-release'].map((file) => host.fs.readText(file, 64 * 1024).catch(() => '')),
   ]);
-  const [system = 'Linux', release = 'unknown'] = uname!.exitCode === 0 ? uname!.stdout.trim().split(/\s+/) : [];
+  const [system = 'Linux', release = 'unknown'] = (uname as [string, string] | null) ?? [];
   const name = releases.map(prettyName).find((n) => n !== null);
   return name ? `${name}, kernel ${release}` : `${system} ${release}`;
 }

@@ -306,17 +306,18 @@ export async function probeRuntime(settings: Settings, host: Host = localHost): 
 }
 
 async function probeDocker(settings: Settings, host: Host): Promise<RuntimeInfo> {
-  // `docker version` runs alongside rather than after `docker info`: older CLIs leave the
-  // client version out of info's document, and a second round trip would be on the critical path.
-  const [result, clientVersion, hook, defaultCdiDevices] = await Promise.all([
+  const [result, hook, defaultCdiDevices] = await Promise.all([
     host.run('docker', ['info', '--format', '{{json .}}'], { timeoutMs: settings.probeTimeoutMs }),
-    dockerClientVersion(settings, host),
     findNvidiaHook(host),
     scanCdiDirs(host, DEFAULT_CDI_SPEC_DIRS),
   ]);
   throwIfTimedOut(result, settings);
   if (result.notFound) return notInstalled('docker', result);
   const info = parseDockerInfo(result.stdout);
+  // Current CLIs put their own version in info's document (ClientInfo); only older ones (Debian's
+  // docker.io 20.10) need `docker version` too. Asked only then: every docker CLI start costs a
+  // core for a tenth of a second, on a host that is probing everything else at the same moment.
+  const clientVersion = info?.cliVersion ? null : await dockerClientVersion(settings, host);
   const daemonAnswering = result.exitCode === 0 && info?.daemonVersion != null;
   const daemonCdiDirs = daemonAnswering && info ? dockerCdiDirs(info) : null;
   const extraDirs = (daemonCdiDirs ?? []).filter((d) => !DEFAULT_CDI_SPEC_DIRS.includes(d));
