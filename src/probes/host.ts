@@ -69,7 +69,7 @@ async function memory(host: Host): Promise<{ total: number; available: number }>
 }
 
 export async function probeHost(settings: Settings, host: Host = localHost): Promise<HostInfo> {
-  const diskPath = await existingAncestor(host, settings.mount?.hostPath ?? settings.hub?.cacheDir ?? (host.remote ? '/' : settings.cwd));
+  const diskPath = await existingAncestor(host, settings.mount?.hostPath ?? (host.remote ? '/' : (settings.hub?.cacheDir ?? settings.cwd)));
   const [mem, osLabel, diskFreeBytes] = await Promise.all([memory(host), osName(host, settings), host.fs.freeBytes(diskPath).catch(() => null)]);
   return {
     os: osLabel,
