@@ -93,8 +93,8 @@ export async function waitUntilReady(options: ReadyOptions): Promise<ReadyOutcom
     const remaining = options.timeoutMs - elapsed();
     if (remaining <= 0) return { kind: 'timeout', elapsedMs: elapsed(), lastProblem };
     let attempt: Attempt;
+    const limit = Math.max(1, Math.min(ATTEMPT_TIMEOUT_MS, remaining));
     try {
-      const limit = Math.max(1, Math.min(ATTEMPT_TIMEOUT_MS, remaining));
       attempt = options.server === 'vllm' ? await attemptVllm(options.url, options.servedModelName, options.apiKey ?? null, limit, options.signal) : await attemptWeb(options.url, limit, options.signal);
     } catch (error) {
       attempt = { ready: false, problem: describe(error) };
@@ -103,7 +103,9 @@ export async function waitUntilReady(options: ReadyOptions): Promise<ReadyOutcom
     if (attempt.ready) return { kind: 'ready', elapsedMs: elapsed(), servedModelName: attempt.servedModelName, detail: attempt.detail };
     if (attempt.wrongModel) return { kind: 'wrong-model', elapsedMs: elapsed(), listed: attempt.wrongModel, detail: attempt.problem };
     if (attempt.unauthorizedFix) return { kind: 'unauthorized', elapsedMs: elapsed(), detail: attempt.problem, fix: attempt.unauthorizedFix };
-    lastProblem = attempt.problem;
+    // An attempt the deadline cut short ("no answer ... within 0.0 s") says nothing new: keep what the full attempts saw.
+    const cutShort = limit < ATTEMPT_TIMEOUT_MS && /^no answer from /.test(attempt.problem) && lastProblem !== 'no answer yet';
+    if (!cutShort) lastProblem = attempt.problem;
     options.onWaiting?.({ elapsedMs: elapsed(), lastProblem });
     await sleep(Math.min(delayMs, Math.max(0, options.timeoutMs - elapsed())), options.signal);
     delayMs = Math.min(POLL_CAP_MS, Math.round(delayMs * 1.5));
