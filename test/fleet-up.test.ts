@@ -7,12 +7,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { mkdir, readdir } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { BIN, runCli, type CliResult } from './helpers/cli.js';
 import { skipDocker, testImage } from './helpers/docker.js';
 import { removeTempDirs, tempDir, writeModelFolder } from './helpers/model-folder.js';
 import { fleetUnavailable, startFleet, type Fleet } from './helpers/sshd.js';
+import { freePort } from './helpers/free-port.js';
 
 const SECRET = 'hf_fleetSecretToken777';
 const LIMITS = ['--probe-timeout', '120', '--ready-timeout', '300', '--warm-timeout', '300', '--request-timeout', '120'];
@@ -20,17 +20,6 @@ const names: string[] = [];
 let fleet: Fleet;
 let modelDir: string;
 let tmp: string;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function inspectState(name: string): Promise<string | null> {
   const result = await execa('docker', ['inspect', '--format', '{{.State.Status}}', name], { reject: false, timeout: 30_000 });

@@ -10,7 +10,6 @@
  * Outside CI a machine without the user skips these tests; in CI (CI set) that is a failure.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import net from 'node:net';
 import path from 'node:path';
 import { chmod, cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -18,6 +17,7 @@ import { execa } from 'execa';
 import { FAKE_BIN, ROOT } from './helpers/cli.js';
 import { podmanEnv, podmanImage, skipPodman } from './helpers/podman.js';
 import { writeModelFolder } from './helpers/model-folder.js';
+import { freePort } from './helpers/free-port.js';
 
 const USER = process.env.GUARD_DOCTOR_ROOTLESS_USER ?? 'gd-rootless';
 
@@ -33,17 +33,6 @@ async function rootlessProblem(): Promise<{ home: string } | string> {
 
 const setup = skipPodman ? 'podman tests are skipped' : await rootlessProblem();
 const skip = typeof setup === 'string' && !process.env.CI;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe.skipIf(skip)(`rootless podman (as ${USER})`, () => {
   let home = '';

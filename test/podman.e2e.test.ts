@@ -11,7 +11,6 @@
  * errors of a sandboxed or rootless machine.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import net from 'node:net';
 import path from 'node:path';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -21,6 +20,7 @@ import { podmanEnv, podmanImage, skipPodman } from './helpers/podman.js';
 import { removeTempDirs, tempDir, writeModelFolder } from './helpers/model-folder.js';
 // @ts-expect-error plain ESM build script without type declarations
 import { IMAGE_CUDA_VERSION } from './image/build.mjs';
+import { freePort } from './helpers/free-port.js';
 
 const SECRET = 'hf_podmanSecretToken4242';
 const names: string[] = [];
@@ -31,17 +31,6 @@ function containerName(label: string): string {
   const name = `gd-pm-${process.pid}-${label}`;
   names.push(name);
   return name;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function podman(args: string[], timeout = 30_000) {

@@ -29,6 +29,7 @@ import { ROOT, runCli } from './helpers/cli.js';
 import { skipDocker, testImage } from './helpers/docker.js';
 // @ts-expect-error plain ESM build script without type declarations
 import { IMAGE_CUDA_VERSION, IMAGE_TORCH_CUDA_ARCH_LIST } from './image/build.mjs';
+import { freePort } from './helpers/free-port.js';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'runtime');
 const FAKE_DOCKER_DIR = path.join(ROOT, 'test', 'helpers', 'fake-docker');
@@ -396,14 +397,3 @@ function memInfoKiB(field: string): number {
   return Number(match?.[1]);
 }
 
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}

@@ -6,13 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmod } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import { runCli } from './helpers/cli.js';
 import { skipDocker, testImage } from './helpers/docker.js';
 import { startHubServer, writeHfCache, type HubServer } from './helpers/hub.js';
 import { removeTempDirs, tempDir, writeModelFolder } from './helpers/model-folder.js';
+import { freePort } from './helpers/free-port.js';
 
 const SECRET = 'hf_e2eHubSecretToken9876';
 const names: string[] = [];
@@ -21,17 +21,6 @@ function containerName(label: string): string {
   const name = `gd-uphub-${process.pid}-${label}`;
   names.push(name);
   return name;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function inspect(name: string): Promise<{ Config: { Cmd: string[]; Env: string[] }; Mounts: { Source: string; Destination: string; RW: boolean }[] }> {

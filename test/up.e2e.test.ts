@@ -10,6 +10,7 @@ import { execa } from 'execa';
 import { BIN, FAKE_BIN, runCli } from './helpers/cli.js';
 import { skipDocker, testImage } from './helpers/docker.js';
 import { removeTempDirs, tempDir, writeModelFolder } from './helpers/model-folder.js';
+import { freePort } from './helpers/free-port.js';
 
 const SECRET = 'hf_e2eSecretToken4242';
 const names: string[] = [];
@@ -19,18 +20,6 @@ function containerName(label: string): string {
   const name = `gd-up-${process.pid}-${label}`;
   names.push(name);
   return name;
-}
-
-/** A port nobody listens on right now (the kernel's pick). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function inspectState(name: string): Promise<string | null> {
