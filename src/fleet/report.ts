@@ -6,12 +6,11 @@
  * with the same verdict are folded together (the ClusterShell habit).
  */
 import { EXIT, type CaseResult, type CheckResult, type HostReport, type LaunchInfo, type Report, type Summary } from '../types.js';
-import { buildReport } from '../report/outcome.js';
+import { buildReport, reportHead } from '../report/outcome.js';
 import { footer, renderChecks } from '../report/human.js';
 import { mark, paint } from '../report/style.js';
 import { padEnd, plural } from '../report/format.js';
 import { renderSuiteReport } from '../suite/report.js';
-import { VERSION } from '../version.js';
 
 /** What one host's unit produced. */
 export interface HostOutcome {
@@ -55,12 +54,7 @@ export function buildFleetReport(command: string, hosts: ReadonlyArray<HostRepor
   for (const h of hosts) for (const k of Object.keys(summary) as (keyof Summary)[]) summary[k] += h.summary[k];
   const exitCode = fleetExitCode(hosts.map((h) => h.exitCode));
   return {
-    schemaVersion: 1,
-    tool: 'guard-doctor',
-    version: VERSION,
-    command,
-    ok: exitCode === EXIT.ok,
-    exitCode,
+    ...reportHead(command, exitCode),
     ...extra,
     hosts: hosts.map(({ lines: _lines, ...entry }) => entry),
     summary,

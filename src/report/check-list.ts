@@ -3,7 +3,7 @@
  * group, id, title), as text or as one JSON document.
  */
 import type { CheckEntry } from '../../checks/index.js';
-import { VERSION } from '../version.js';
+import { reportHead } from './outcome.js';
 import { padEnd } from './format.js';
 import { paint } from './style.js';
 
@@ -28,5 +28,5 @@ export function renderCheckList(tables: Readonly<Record<string, readonly CheckEn
 }
 
 export function checkListDocument(tables: Readonly<Record<string, readonly CheckEntry[]>>): Record<string, unknown> {
-  return { schemaVersion: 1, tool: 'guard-doctor', version: VERSION, command: 'check', ok: true, exitCode: 0, tables };
+  return { ...reportHead('check', 0), tables };
 }

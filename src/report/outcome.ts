@@ -19,6 +19,11 @@ export function exitCodeFor(summary: Summary, strict: boolean): number {
   return EXIT.ok;
 }
 
+/** The head every JSON document starts with (CONTRACT.md): who wrote it, for which command, and its verdict. */
+export function reportHead(command: string, exitCode: number): Pick<Report, 'schemaVersion' | 'tool' | 'version' | 'command' | 'ok' | 'exitCode'> {
+  return { schemaVersion: 1, tool: 'guard-doctor', version: VERSION, command, ok: exitCode === EXIT.ok, exitCode };
+}
+
 export function buildReport(
   command: string,
   parts: Pick<Report, 'checks' | 'cases' | 'launch'> & Record<string, unknown>,
@@ -30,12 +35,7 @@ export function buildReport(
   const exitCode = exitOverride ?? exitCodeFor(summary, strict);
   const { checks, cases, launch, ...extra } = parts;
   return {
-    schemaVersion: 1,
-    tool: 'guard-doctor',
-    version: VERSION,
-    command,
-    ok: exitCode === EXIT.ok,
-    exitCode,
+    ...reportHead(command, exitCode),
     ...(checks ? { checks } : {}),
     ...(cases ? { cases } : {}),
     ...(launch ? { launch } : {}),
