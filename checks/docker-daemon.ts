@@ -2,7 +2,7 @@
  * docker.daemon: the container CLI is installed and its daemon answers. Without it nothing
  * can be launched; the fix depends on which of the three usual reasons the CLI gave.
  */
-import { defineCheck, type Judgement } from '../src/check.js';
+import { defineCheck, type Judgement } from '../src/judge.js';
 import type { RuntimeInfo } from '../src/facts.js';
 import { diagnose } from '../src/diagnose.js';
 

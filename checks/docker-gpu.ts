@@ -5,7 +5,7 @@
  * knows only CDI. Without any of these `docker run --gpus all` fails with
  * `could not select device driver "" with capabilities: [[gpu]]`.
  */
-import { defineCheck, type Judgement } from '../src/check.js';
+import { defineCheck, type Judgement } from '../src/judge.js';
 import type { RuntimeInfo } from '../src/facts.js';
 import { NVIDIA_CDI_KIND } from '../src/probes/runtime.js';
 

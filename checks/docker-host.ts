@@ -4,7 +4,7 @@
  * while every GPU, model-folder, memory and port verdict describes this machine: so say it.
  * (An ssh:// endpoint is judged for real: the doctor goes there over SSH, as with --host.)
  */
-import { defineCheck, type Judgement } from '../src/check.js';
+import { defineCheck, type Judgement } from '../src/judge.js';
 
 export const dockerHost = defineCheck({
   id: 'docker.host',

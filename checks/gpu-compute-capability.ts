@@ -6,7 +6,7 @@
  * TORCH_CUDA_ARCH_LIST, else the known-image table) lacks the GPU stops with "no kernel image is
  * available for execution on the device".
  */
-import { defineCheck } from '../src/check.js';
+import { defineCheck } from '../src/judge.js';
 import { archCoverage, compareVersions } from '../src/data/cuda.js';
 import { gpuFamily } from '../src/data/gpus.js';
 import { CPU_SKIP_REASON, chooseGpu, gpuLabel, inventoryProblem } from '../src/gpu-choice.js';

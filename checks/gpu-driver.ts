@@ -4,7 +4,7 @@
  * from the known-image table) it is judged as nvidia-container-cli judges it, and a refusal is
  * worded in nvidia-container-cli's own words; otherwise NVIDIA's driver table decides.
  */
-import { defineCheck, type Judgement } from '../src/check.js';
+import { defineCheck, type Judgement } from '../src/judge.js';
 import type { GpuInventory } from '../src/facts.js';
 import type { Settings } from '../src/settings.js';
 import { compareVersions, requiredDriver, type DriverRequirement } from '../src/data/cuda.js';

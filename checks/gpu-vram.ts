@@ -4,7 +4,7 @@
  * and the requirement against that budget (vLLM sizes weights + KV cache into it).
  * Sorted like NIM's profiles: fits / fits with a change (the number that works) / cannot fit.
  */
-import { defineCheck } from '../src/check.js';
+import { defineCheck } from '../src/judge.js';
 import type { GpuInfo, MigDevice } from '../src/facts.js';
 import { CPU_SKIP_REASON, chooseGpu, chooseMigDevice, gpuLabel, inventoryProblem, migLabel } from '../src/gpu-choice.js';
 import { migProfileFor } from '../src/data/gpus.js';
@@ -18,12 +18,7 @@ import {
   type VramRequirement,
 } from '../src/requirements.js';
 import type { Settings } from '../src/settings.js';
-
-/** "26 GiB", "22.1 GiB": one decimal, none when whole, as people say it. */
-export function gibText(mib: number): string {
-  const tenths = Math.round((mib / 1024) * 10) / 10;
-  return `${Number.isInteger(tenths) ? tenths.toFixed(0) : tenths.toFixed(1)} GiB`;
-}
+import { gibText } from '../src/report/format.js';
 
 interface Fit {
   fits: boolean;

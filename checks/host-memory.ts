@@ -3,7 +3,7 @@
  * vLLM reads the safetensors through host memory while loading; short of it, the kernel kills
  * the container (exit 137, OOMKilled) before the server ever answers.
  */
-import { defineCheck, type Judgement } from '../src/check.js';
+import { defineCheck, type Judgement } from '../src/judge.js';
 import { LOW_DISK_BYTES, requiredHostBytes } from '../src/data/host.js';
 import { bytesHuman } from '../src/report/format.js';
 

@@ -2,7 +2,7 @@
  * Every preflight check, in the fixed order reports print them (npm doctor's table):
  * the GPU first, then the container runtime, the model, and the host.
  */
-import type { Check } from '../src/check.js';
+import type { Check } from '../src/judge.js';
 import { UsageError } from '../src/errors.js';
 import { gpuDriver } from './gpu-driver.js';
 import { gpuComputeCapability } from './gpu-compute-capability.js';

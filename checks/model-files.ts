@@ -4,7 +4,7 @@
  * the shards' tensor bytes adding up to the index's total_size exactly, and a config that
  * looks like the Qwen3 causal LM of the size named by --model.
  */
-import { defineCheck, type Judgement } from '../src/check.js';
+import { defineCheck, type Judgement } from '../src/judge.js';
 import {
   BPE_VOCAB_FILES,
   CONFIG_FILE,
@@ -14,7 +14,7 @@ import {
   TOKENIZER_CONFIG_FILE,
 } from '../src/data/model-files.js';
 import { MODELS, type ModelSpec } from '../src/data/models.js';
-import type { ModelFolderFacts } from '../src/probes/model.js';
+import type { ModelFolderFacts } from '../src/facts.js';
 import { plural, shellQuote } from '../src/report/format.js';
 import type { Settings } from '../src/settings.js';
 import { NO_MOUNT_REASON } from './model-mount.js';

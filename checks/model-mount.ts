@@ -3,9 +3,9 @@
  * container model dir? Linux compares paths byte for byte, so a folder that differs only in
  * letter case, or a mount one level off, leaves the server with "no such file or directory".
  */
-import { defineCheck, type Judgement } from '../src/check.js';
+import { defineCheck, type Judgement } from '../src/judge.js';
 import { CONFIG_FILE } from '../src/data/model-files.js';
-import type { ModelFolderFacts } from '../src/probes/model.js';
+import type { ModelFolderFacts } from '../src/facts.js';
 import { plural, shellQuote } from '../src/report/format.js';
 import type { Settings } from '../src/settings.js';
 import { hubSnapshotSkip } from './model-source.js';

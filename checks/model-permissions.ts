@@ -4,8 +4,8 @@
  * every file must be readable and every folder readable and searchable by "others". Judged
  * from the mode bits, not by trying to open: the doctor itself may run as root.
  */
-import { defineCheck, type Judgement } from '../src/check.js';
-import type { ModelFolderFacts } from '../src/probes/model.js';
+import { defineCheck, type Judgement } from '../src/judge.js';
+import type { ModelFolderFacts } from '../src/facts.js';
 import { plural, shellQuote } from '../src/report/format.js';
 import { NO_MOUNT_REASON } from './model-mount.js';
 import { hubSnapshotSkip } from './model-source.js';

@@ -6,12 +6,12 @@
  * and HF_HUB_OFFLINE must not forbid it. Judged before any launch, so a download that
  * cannot work is known before the wait.
  */
-import { defineCheck, type Judgement } from '../src/check.js';
+import { defineCheck, type Judgement } from '../src/judge.js';
 import { BPE_VOCAB_FILES, CONFIG_FILE, FAST_TOKENIZER_FILE, TOKENIZER_CONFIG_FILE } from '../src/data/model-files.js';
 import { HF, publishedDownloadBytes } from '../src/data/hub.js';
 import { LOW_DISK_BYTES } from '../src/data/host.js';
-import type { ModelFolderFacts } from '../src/probes/model.js';
-import type { HubFacts } from '../src/probes/hub.js';
+import type { ModelFolderFacts } from '../src/facts.js';
+import type { HubFacts } from '../src/facts.js';
 import { bytesHuman, ms, plural, shellQuote } from '../src/report/format.js';
 import type { Settings } from '../src/settings.js';
 

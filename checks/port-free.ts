@@ -2,7 +2,7 @@
  * port.free: the host port the server will be published on is free. A taken port makes
  * `docker run -p` fail with "address already in use" after the image was already prepared.
  */
-import { defineCheck, type Judgement } from '../src/check.js';
+import { defineCheck, type Judgement } from '../src/judge.js';
 
 export const portFree = defineCheck({
   id: 'port.free',

@@ -2,8 +2,8 @@
  * The facts of one run: gathered once by the probes (src/probes/), concurrently, each under
  * its own time limit, then handed to every check. A check never runs a command itself.
  */
-import type { ModelFolderFacts } from './probes/model.js';
-import type { HubFacts } from './probes/hub.js';
+import type { HubSettings } from './hub-settings.js';
+import type { Mount } from './settings.js';
 import type { RuntimeName } from './types.js';
 
 /** What a probe produced: its value, or why it could not tell (timed out, crashed). */
@@ -197,3 +197,183 @@ export interface Facts {
 
 export type FactName = keyof Facts;
 export type FactValue<K extends FactName> = Facts[K] extends ProbeOutcome<infer T> ? T : never;
+
+// ---- the model folder (src/probes/model.ts) ----
+
+export interface ModelFileEntry {
+  /** Relative to the inspected folder, with `/` separators (`config.json`, `original/params.json`). */
+  path: string;
+  /** What the entry is once links are followed; `broken-link` when the link leads nowhere. */
+  type: 'file' | 'folder' | 'other' | 'broken-link';
+  sizeBytes: number;
+  /** Permission bits (mode & 0o7777) of the entry, or of the link's target. */
+  mode: number;
+  uid: number;
+  /** The entry is a symbolic link to `linkTarget` (as written in the link). */
+  symlink: boolean;
+  linkTarget: string | null;
+  /** A link whose target lies outside the mounted host folder: inside the container it dangles. */
+  linkEscapesMount: boolean;
+  lfsPointer: boolean;
+  /** Files: readable by "others". Folders: readable and searchable (r and x) by "others". */
+  readableByOthers: boolean;
+}
+
+/** A folder on the way from the mount's host root down to the inspected folder. */
+export interface PathFolder {
+  hostPath: string;
+  mode: number;
+  uid: number;
+}
+
+export interface ShardFacts {
+  name: string;
+  present: boolean;
+  sizeBytes: number | null;
+  lfsPointer: boolean;
+  /** Length N of the JSON header, from the first 8 bytes (little-endian). */
+  headerBytes: number | null;
+  /** Bytes after the header: file size - 8 - N. For a whole shard, its tensors' bytes. */
+  dataBytes: number | null;
+  /** Where the header says the last tensor ends; more than `dataBytes` means a cut-off file. */
+  declaredDataBytes: number | null;
+  /** Why the shard's header could not be read, when it could not. */
+  problem: string | null;
+}
+
+export type InspectedRole =
+  /** The folder the server will read, exactly as mounted. */
+  | 'model-dir'
+  /** A folder that differs from the expected path only in letter case. */
+  | 'case-mismatch'
+  /** The mount's host root, which holds the model while the server reads elsewhere. */
+  | 'mount-root'
+  /** A subfolder holding the model, one level below where the server reads or the mount root. */
+  | 'subfolder';
+
+export interface CaseMismatch {
+  /** `host`: a folder on disk is spelled differently; `container`: the mount's container path is. */
+  side: 'host' | 'container';
+  expected: string;
+  found: string;
+  /** host side: the folder holding the differently spelled entry. */
+  parentHostPath: string | null;
+}
+
+export interface ModelFolderFacts {
+  mount: Mount;
+  containerModelDir: string;
+  hostPathState: 'folder' | 'missing' | 'not-a-folder' | 'unreadable';
+  hostPathMessage: string | null;
+  /** containerModelDir relative to the mount's container path (`''` when equal); null when the mount does not cover it. */
+  relativeDir: string | null;
+  /** The host folder that maps to containerModelDir (null when the mount does not cover it). */
+  hostModelDir: string | null;
+  /** hostModelDir exists, as a folder, with exactly this spelling. */
+  hostModelDirExists: boolean;
+  /** The first path part under the mount that does not exist (when hostModelDir does not). */
+  missingHostPath: string | null;
+  caseMismatch: CaseMismatch | null;
+  /** The model's files sit at the mount's root while the server reads a subfolder of it. */
+  tooShallow: boolean;
+  /** The folder the server reads holds no model but exactly this subfolder does (one level too deep). */
+  tooDeepSubfolder: string | null;
+  /** Subfolders of the mount root (or of the server's folder) that hold a config.json. */
+  modelSubfolders: string[];
+  /** A `HOST:CONTAINER[:mode]` that puts the found model exactly at containerModelDir. */
+  suggestedMount: string | null;
+  /** A --container-model-dir that would make the mount as given work. */
+  suggestedContainerModelDir: string | null;
+  /** The folder whose files were read: the server's folder or, when that is missing or empty, the best candidate. */
+  inspectedDir: string | null;
+  inspectedRole: InspectedRole | null;
+  /** Folders from the mount's host root down to inspectedDir, inclusive. */
+  pathFolders: PathFolder[];
+  files: ModelFileEntry[];
+  /** A folder had more entries than the probe lists (MAX_ENTRIES_PER_FOLDER in src/probes/model.ts); the listing stops there. */
+  listingTruncated: boolean;
+  configJson: Record<string, unknown> | null;
+  configProblem: string | null;
+  index: { shardNames: string[]; totalSize: number | null } | null;
+  indexProblem: string | null;
+  tokenizer: { tokenizerJson: boolean; tokenizerConfig: boolean; vocabAndMerges: boolean };
+  /** The index's shards, or every top-level *.safetensors when there is no index. */
+  shards: ShardFacts[];
+  /** Sum of the *.safetensors file sizes that are not LFS pointers; null when there are none. */
+  weightBytes: number | null;
+  /** `pytorch_model*.bin` files present (weights the doctor cannot verify). */
+  pytorchWeightFiles: string[];
+  /** Free bytes on the file system holding the model (for non-root users). */
+  diskFreeBytes: number | null;
+  /** With --source hf|modelscope: the cached snapshot these facts describe (see hub-cache.ts). */
+  hubSnapshot?: HubSnapshotFacts;
+}
+
+// ---- the hub: the cached snapshot (src/probes/hub-cache.ts) and the hub itself (src/probes/hub.ts) ----
+
+export interface HubSnapshotFacts {
+  source: HubSettings['source'];
+  /** The repo's folder in the cache (the first that exists, else where it would be). */
+  repoDir: string;
+  repoDirExists: boolean;
+  /** HF: the commit `refs/main` names; null without the ref. */
+  revision: string | null;
+  /** The snapshot folder the server would load, on this host. */
+  snapshotDir: string;
+}
+
+export type HubAccess =
+  /** A public repo: anyone may download it. */
+  | 'open'
+  /** Gated, and the token's account is on the authorized list. */
+  | 'granted'
+  /** Gated or private, and no token was given (401). */
+  | 'needs-token'
+  /** Gated, and the token's account is not on the authorized list (403). */
+  | 'denied'
+  /** The hub does not know the repo (or hides it from this token). */
+  | 'not-found'
+  /** Not asked (offline) or not answered. */
+  | 'unknown';
+
+export interface HubFile {
+  name: string;
+  sizeBytes: number | null;
+}
+
+export interface HubFacts {
+  source: HubSettings['source'];
+  repoId: string;
+  endpoint: string;
+  endpointFrom: HubSettings['endpointFrom'];
+  offline: boolean;
+  /** Where the token came from (never the token); null without one. */
+  tokenFrom: string | null;
+  /** A proxy variable that is set; the probe itself connects directly. */
+  proxyFrom: string | null;
+  /** `offline`: not asked; `answered`: the hub answered HTTP; `unreachable`: no HTTP answer. */
+  state: 'offline' | 'answered' | 'unreachable';
+  /** Why the hub could not be reached (refused, timed out, name does not resolve). */
+  problem: string | null;
+  /** The model-info (ModelScope: file-list) answer. */
+  status: number | null;
+  /** `X-Error-Code` (GatedRepo, RepoNotFound, ...) and `X-Error-Message`, or the body's error. */
+  errorCode: string | null;
+  errorMessage: string | null;
+  latencyMs: number | null;
+  /** The commit `main` points at (HF `sha`). */
+  revision: string | null;
+  /** HF `gated`: false, "auto" or "manual"; null when unknown. */
+  gated: false | 'auto' | 'manual' | null;
+  private: boolean | null;
+  files: HubFile[] | null;
+  /** Sum of the listed file sizes, when the listing carries every size. */
+  downloadBytes: number | null;
+  access: HubAccess;
+  /** The status of the access check on a gated repo (HEAD resolve), when made. */
+  accessStatus: number | null;
+  /** The cache folder, the nearest folder of it that exists, and the free space there. */
+  cacheDir: string;
+  diskPath: string;
+  diskFreeBytes: number | null;
+}

@@ -12,12 +12,11 @@ import type { RuntimeName, ServerKind } from './types.js';
 import { MODEL_SOURCES, type ModelSource } from './data/hub.js';
 import { resolveHubSettings, type HubSettings } from './hub-settings.js';
 import { ApiKey, DEFAULT_API_KEY_ENV } from './api-key.js';
-import { VLLM_FLOOR_TEXT } from './data/serving.js';
+import { DEFAULT_PORT, VLLM_FLOOR_TEXT } from './data/serving.js';
 import { dockerEndpoint, endpointIsLoopback, readTargets, sshTargetOf, type DockerEndpoint, type SshTarget } from './targets.js';
 
 /** The pinned default image and its CUDA are facts about the world: src/data/images.ts. */
-export { DEFAULT_CUDA, DEFAULT_VLLM_IMAGE };
-export const DEFAULT_PORT: Record<ServerKind, number> = { vllm: 8000, web: 7860 };
+export { DEFAULT_CUDA, DEFAULT_VLLM_IMAGE, DEFAULT_PORT };
 export const CONFIG_FILE_NAME = 'guard-doctor.config.json';
 
 export interface Mount {

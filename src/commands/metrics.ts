@@ -26,7 +26,7 @@ import { EXPECTED_METRICS, familyNames, type ExpectedMetric } from '../prom/expe
 import { redactUrl, scrapeMetrics, type ScrapeOutcome } from '../prom/scrape.js';
 import type { FamilySummary, Problem, ProblemKind, ValidationResult } from '../prom/parse.js';
 import type { Settings } from '../settings.js';
-import { checkResult as check } from '../check.js';
+import { checkResult as check } from '../judge.js';
 import type { CheckResult, Report, ServerKind } from '../types.js';
 
 /** Problems listed under a check in the terminal report (all are in --json up to the validator's cap). */

@@ -22,7 +22,7 @@ import { fitTrend, LEAK_RULE, type MemoryPoint, type Trend } from '../watch/tren
 import { UsageError, errorMessage } from '../errors.js';
 import { sleep } from '../timing.js';
 import type { Settings } from '../settings.js';
-import { checkResult as check } from '../check.js';
+import { checkResult as check } from '../judge.js';
 import type { CheckResult, Report, Status } from '../types.js';
 
 export interface WatchSample {

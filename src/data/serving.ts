@@ -2,6 +2,7 @@
  * The oldest serving software that runs Qwen3Guard-Gen, each with its source. The doctor names
  * this floor wherever it names a vLLM version (the --image help, the too-old-image diagnosis).
  */
+import type { ServerKind } from '../types.js';
 
 export interface ServingFloor {
   /** The oldest release that serves Qwen3Guard-Gen. */
@@ -18,3 +19,10 @@ export const SERVING_FLOORS = {
 
 /** "vLLM 0.9.0 or later (the minimum for Qwen3Guard)", for messages. */
 export const VLLM_FLOOR_TEXT = `vLLM ${SERVING_FLOORS.vllm.minimum} or later (the minimum for Qwen3Guard)`;
+
+/** The port each way of serving listens on when told nothing, with where that is stated. */
+export const DEFAULT_PORT: Record<ServerKind, number> = { vllm: 8000, web: 7860 };
+export const DEFAULT_PORT_SOURCES: Record<ServerKind, string> = {
+  vllm: 'https://www.mintlify.com/vllm-project/vllm/api/cli/serve, "Server configuration": "--port integer default:\"8000\" Port number for the server"; also CONTRACT.md --server',
+  web: 'CONTRACT.md, --server: "web = the Qwen3Guard-Gen web image (port 7860, POST /judge ...)"',
+};

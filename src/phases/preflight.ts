@@ -5,7 +5,7 @@
  */
 import { PREFLIGHT_CHECKS } from '../../checks/index.js';
 import { dockerHost } from '../../checks/docker-host.js';
-import { judgeAll, neededFacts, type Check } from '../check.js';
+import { judgeAll, neededFacts, type Check } from '../judge.js';
 import { localHost, type Host } from '../exec.js';
 import { errorMessage } from '../errors.js';
 import { gatherFacts } from '../probes/index.js';

@@ -11,18 +11,9 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { containerPathOf, type HubSettings } from '../hub-settings.js';
-import { inspectMount, type ModelFolderFacts } from './model.js';
+import { inspectMount } from './model.js';
+import type { HubSnapshotFacts, ModelFolderFacts } from '../facts.js';
 
-export interface HubSnapshotFacts {
-  source: HubSettings['source'];
-  /** The repo's folder in the cache (the first that exists, else where it would be). */
-  repoDir: string;
-  repoDirExists: boolean;
-  /** HF: the commit `refs/main` names; null without the ref. */
-  revision: string | null;
-  /** The snapshot folder the server would load, on this host. */
-  snapshotDir: string;
-}
 
 /** Reads the cached snapshot as a model folder; null when the cache holds no snapshot of the repo. */
 export async function probeHubSnapshot(hub: HubSettings, modelName: string): Promise<(ModelFolderFacts & { hubSnapshot: HubSnapshotFacts }) | null> {

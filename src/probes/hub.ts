@@ -13,64 +13,10 @@ import path from 'node:path';
 import { HF, HF_ERROR_CODES, MODELSCOPE } from '../data/hub.js';
 import { HttpError, parseJson, request, type HttpResponse } from '../http.js';
 import type { HubSettings } from '../hub-settings.js';
+import type { HubAccess, HubFacts, HubFile } from '../facts.js';
 import type { Settings } from '../settings.js';
 import { VERSION } from '../version.js';
 
-export type HubAccess =
-  /** A public repo: anyone may download it. */
-  | 'open'
-  /** Gated, and the token's account is on the authorized list. */
-  | 'granted'
-  /** Gated or private, and no token was given (401). */
-  | 'needs-token'
-  /** Gated, and the token's account is not on the authorized list (403). */
-  | 'denied'
-  /** The hub does not know the repo (or hides it from this token). */
-  | 'not-found'
-  /** Not asked (offline) or not answered. */
-  | 'unknown';
-
-export interface HubFile {
-  name: string;
-  sizeBytes: number | null;
-}
-
-export interface HubFacts {
-  source: HubSettings['source'];
-  repoId: string;
-  endpoint: string;
-  endpointFrom: HubSettings['endpointFrom'];
-  offline: boolean;
-  /** Where the token came from (never the token); null without one. */
-  tokenFrom: string | null;
-  /** A proxy variable that is set; the probe itself connects directly. */
-  proxyFrom: string | null;
-  /** `offline`: not asked; `answered`: the hub answered HTTP; `unreachable`: no HTTP answer. */
-  state: 'offline' | 'answered' | 'unreachable';
-  /** Why the hub could not be reached (refused, timed out, name does not resolve). */
-  problem: string | null;
-  /** The model-info (ModelScope: file-list) answer. */
-  status: number | null;
-  /** `X-Error-Code` (GatedRepo, RepoNotFound, ...) and `X-Error-Message`, or the body's error. */
-  errorCode: string | null;
-  errorMessage: string | null;
-  latencyMs: number | null;
-  /** The commit `main` points at (HF `sha`). */
-  revision: string | null;
-  /** HF `gated`: false, "auto" or "manual"; null when unknown. */
-  gated: false | 'auto' | 'manual' | null;
-  private: boolean | null;
-  files: HubFile[] | null;
-  /** Sum of the listed file sizes, when the listing carries every size. */
-  downloadBytes: number | null;
-  access: HubAccess;
-  /** The status of the access check on a gated repo (HEAD resolve), when made. */
-  accessStatus: number | null;
-  /** The cache folder, the nearest folder of it that exists, and the free space there. */
-  cacheDir: string;
-  diskPath: string;
-  diskFreeBytes: number | null;
-}
 
 export async function probeHub(settings: Settings): Promise<HubFacts | null> {
   const hub = settings.hub;

@@ -15,7 +15,7 @@ export async function emitReport(report: Report, settings: Settings, renderHuman
   try {
     if (settings.junit) await writeJunit(settings.junit, report, settings.strict);
     if (settings.promFile) {
-      const { writePromFile } = await import('../prom/textfile.js');
+      const { writePromFile } = await import('./promfile.js');
       await writePromFile(settings.promFile, report);
     }
     await emitGithub(report, settings.json);

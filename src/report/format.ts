@@ -65,3 +65,9 @@ export function shellQuote(word: string): string {
   if (word !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
+
+/** "26 GiB", "22.1 GiB": one decimal, none when whole, as people say it. */
+export function gibText(mib: number): string {
+  const tenths = Math.round((mib / 1024) * 10) / 10;
+  return `${Number.isInteger(tenths) ? tenths.toFixed(0) : tenths.toFixed(1)} GiB`;
+}

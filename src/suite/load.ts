@@ -1,5 +1,5 @@
 /**
- * Loading a suite: the bundled checks/suite.json or the user's `--cases FILE`, validated
+ * Loading a suite: the bundled suites/suite.json or the user's `--cases FILE`, validated
  * against the schema's rules (every problem with its JSON path; exit 2), obfuscations
  * generated from their seeds, and `--tag` applied.
  */
@@ -36,10 +36,10 @@ export interface Suite {
   totalCases: number;
 }
 
-/** checks/suite.json, found from src/suite (tests) and from dist/src/suite (the built program). */
+/** suites/suite.json, found from src/suite (tests) and from dist/src/suite (the built program). */
 export function bundledSuitePath(): string {
   // src/suite/ (tests), dist/src/suite/ (tsc), dist/bundle/chunks/ (the bundle bin/ loads)
-  const candidates = ['../../checks/suite.json', '../../../checks/suite.json'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
+  const candidates = ['../../suites/suite.json', '../../../suites/suite.json'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
   return candidates.find((p) => existsSync(p)) ?? candidates[0]!;
 }
 
@@ -52,7 +52,7 @@ export function loadSuite(options: { casesFile: string | null; tags: readonly st
     text = readFileSync(file, 'utf8');
   } catch (error) {
     const why = describeReadError(error);
-    throw new UsageError(`${option}: cannot read ${file}: ${why}. Give the path of a suite JSON file (format: checks/suite.schema.json)`);
+    throw new UsageError(`${option}: cannot read ${file}: ${why}. Give the path of a suite JSON file (format: suites/suite.schema.json)`);
   }
   const data = parseJsonWithPosition(text, file, option);
   const problems = validateSuite(data);
@@ -60,7 +60,7 @@ export function loadSuite(options: { casesFile: string | null; tags: readonly st
     const shown = problems.slice(0, 50).map((p) => `  ${p.path}: ${p.message}`);
     if (problems.length > 50) shown.push(`  ... and ${problems.length - 50} more`);
     throw new UsageError(
-      `${option}: ${file} is not a valid suite file (${problems.length} ${problems.length === 1 ? 'problem' : 'problems'}):\n${shown.join('\n')}\n  the format is described by checks/suite.schema.json`,
+      `${option}: ${file} is not a valid suite file (${problems.length} ${problems.length === 1 ? 'problem' : 'problems'}):\n${shown.join('\n')}\n  the format is described by suites/suite.schema.json`,
     );
   }
   const spec = data as SuiteSpec;

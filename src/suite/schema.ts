@@ -1,7 +1,7 @@
 /**
  * The suite file format: its TypeScript shape and a validator that applies the rules of
- * checks/suite.schema.json (the schema users copy) by hand, reporting every problem with its
- * JSON path (`$.cases[3].expect.safety[0]`). Keep the two in step: test/suite-file.test.ts
+ * suites/suite.schema.json (the schema users copy) by hand, reporting every problem with its
+ * JSON path (`$.cases[3].expect.safety[0]`). Keep the two in step: test/unit/suite-file.test.ts
  * checks that the bundled suite and the schema agree on names and enums.
  */
 import type { ServerKind, Safety } from '../types.js';

@@ -1,4 +1,5 @@
 /**
+ * The check model and its runner (the registry of checks is checks/index.ts; the `check` command is src/commands/check.ts).
  * A check is a small object: id, title, the facts it needs, and a pure function from those
  * facts to a verdict. The runner gathers each needed fact once, turns a probe that timed out
  * or crashed into an `error` result, and a check that throws into an `error` result too.
