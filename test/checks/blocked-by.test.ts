@@ -4,7 +4,7 @@
  * here are small stand-ins over the `gpus` fact; the real GPU checks are in test/cli/one-cause.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { defineCheck, judgeAll, judgeOne, type Check } from '../../src/check.js';
+import { defineCheck, judgeAll, judgeOne, type Check } from '../../src/judge.js';
 import type { Facts, GpuInventory } from '../../src/facts.js';
 import { resolveSettings } from '../../src/settings.js';
 import { ROOT } from '../helpers/cli.js';

@@ -6,22 +6,22 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { judgeOne } from '../src/check.js';
-import type { Facts, GpuInfo, GpuInventory, ImageInfo } from '../src/facts.js';
-import { parseGpuQuery, parseSmiVersion } from '../src/probes/nvidia.js';
-import { runProbe } from '../src/probes/index.js';
-import { resolveSettings } from '../src/settings.js';
-import { findModel } from '../src/data/models.js';
-import { archCoverage, compareVersions, requiredDriver } from '../src/data/cuda.js';
-import { resolveImageCuda } from '../src/image-gate.js';
-import { capabilityFromName } from '../src/data/gpus.js';
-import { chooseGpu } from '../src/gpu-choice.js';
-import { largestFittingModelLen, largestUtilization, vramRequirement } from '../src/requirements.js';
-import { gpuDriver } from '../checks/gpu-driver.js';
-import { gpuComputeCapability } from '../checks/gpu-compute-capability.js';
-import { gpuVram } from '../checks/gpu-vram.js';
-import { ROOT } from './helpers/cli.js';
-import { qwen3Config, removeTempDirs, tempDir, writeModelFolder } from './helpers/model-folder.js';
+import { judgeOne } from '../../src/judge.js';
+import type { Facts, GpuInfo, GpuInventory, ImageInfo } from '../../src/facts.js';
+import { parseGpuQuery, parseSmiVersion } from '../../src/probes/nvidia.js';
+import { runProbe } from '../../src/probes/index.js';
+import { resolveSettings } from '../../src/settings.js';
+import { findModel } from '../../src/data/models.js';
+import { archCoverage, compareVersions, requiredDriver } from '../../src/data/cuda.js';
+import { resolveImageCuda } from '../../src/image-gate.js';
+import { capabilityFromName } from '../../src/data/gpus.js';
+import { chooseGpu } from '../../src/gpu-choice.js';
+import { largestFittingModelLen, largestUtilization, vramRequirement } from '../../src/requirements.js';
+import { gpuDriver } from '../../checks/gpu-driver.js';
+import { gpuComputeCapability } from '../../checks/gpu-compute-capability.js';
+import { gpuVram } from '../../checks/gpu-vram.js';
+import { ROOT } from '../helpers/cli.js';
+import { qwen3Config, removeTempDirs, tempDir, writeModelFolder } from '../helpers/model-folder.js';
 
 afterAll(removeTempDirs);
 

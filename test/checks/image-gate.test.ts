@@ -8,8 +8,8 @@ import { execa } from 'execa';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, runCli } from './helpers/cli.js';
-import { REQUIRE_CUDA_12_8 } from '../src/data/images.js';
+import { ROOT, runCli } from '../helpers/cli.js';
+import { REQUIRE_CUDA_12_8 } from '../../src/data/images.js';
 
 const skip = process.env.GUARD_DOCTOR_SKIP_DOCKER === '1';
 const RUN = `${process.pid}-${Date.now().toString(36)}`;

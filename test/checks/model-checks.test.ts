@@ -5,15 +5,15 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { access, chmod, mkdir, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { judgeOne } from '../src/check.js';
-import { runProbe } from '../src/probes/index.js';
-import { resolveSettings, type Settings } from '../src/settings.js';
-import { modelMount } from '../checks/model-mount.js';
-import { modelFiles } from '../checks/model-files.js';
-import { modelPermissions } from '../checks/model-permissions.js';
-import type { Facts } from '../src/facts.js';
-import type { ModelFolderFacts } from '../src/probes/model.js';
-import { LFS_POINTER_TEXT, qwen3Config, removeTempDirs, safetensorsFile, tempDir, writeModelFolder } from './helpers/model-folder.js';
+import { judgeOne } from '../../src/judge.js';
+import { runProbe } from '../../src/probes/index.js';
+import { resolveSettings, type Settings } from '../../src/settings.js';
+import { modelMount } from '../../checks/model-mount.js';
+import { modelFiles } from '../../checks/model-files.js';
+import { modelPermissions } from '../../checks/model-permissions.js';
+import type { Facts } from '../../src/facts.js';
+import type { ModelFolderFacts } from '../../src/facts.js';
+import { LFS_POINTER_TEXT, qwen3Config, removeTempDirs, safetensorsFile, tempDir, writeModelFolder } from '../helpers/model-folder.js';
 
 afterAll(removeTempDirs);
 
@@ -274,7 +274,7 @@ describe('model checks', () => {
     const shallow = await judge({ mount: `${built.dir}:/models` });
     expect(shallow.mount.fix).toContain(`-v '${built.dir.replace(/'/g, `'\\''`)}:/models/Qwen3Guard-Gen-8B'`);
     // Run the fix line through a real shell: it must chmod that folder and run nothing else.
-    const { run } = await import('../src/exec.js');
+    const { run } = await import('../../src/exec.js');
     const result = await run('sh', ['-c', r.permissions.fix!], { timeoutMs: 10_000 });
     expect(result.exitCode).toBe(0);
     expect(((await stat(path.join(built.dir, 'config.json'))).mode & 0o777).toString(8)).toBe('644');

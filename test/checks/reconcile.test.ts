@@ -3,16 +3,16 @@
  * through the doctor's own guard client, scrape again, reconcile.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { reconcile, scrapeSnapshot, type MetricsSnapshot } from '../src/prom/reconcile.js';
-import { createGuardClient, type GuardClient } from '../src/guard-client.js';
-import type { CaseResult, ServerKind } from '../src/types.js';
-import { runCli } from './helpers/cli.js';
-import { validateExposition } from '../src/prom/parse.js';
+import { reconcile, scrapeSnapshot, type MetricsSnapshot } from '../../src/prom/reconcile.js';
+import { createGuardClient, type GuardClient } from '../../src/guard-client.js';
+import type { CaseResult, ServerKind } from '../../src/types.js';
+import { runCli } from '../helpers/cli.js';
+import { validateExposition } from '../../src/prom/parse.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 // @ts-expect-error plain ESM test server without type declarations
-import { startGuardServer } from './server/guard-server.mjs';
+import { startGuardServer } from '../server/guard-server.mjs';
 
 interface GuardServer {
   url: string;

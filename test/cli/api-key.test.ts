@@ -11,10 +11,10 @@ import { inspect } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { ROOT, runCli, type CliResult } from './helpers/cli.js';
-import { resolveSettings } from '../src/settings.js';
+import { ROOT, runCli, type CliResult } from '../helpers/cli.js';
+import { resolveSettings } from '../../src/settings.js';
 // @ts-expect-error plain ESM test server without type declarations
-import { startGuardServer } from './server/guard-server.mjs';
+import { startGuardServer } from '../server/guard-server.mjs';
 
 const KEY = 'sk-guard-e2e-7f3a9c1d5b';
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'guard-doctor-api-key-'));

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { ROOT, runCli, type CliResult } from './helpers/cli.js';
+import { ROOT, runCli, type CliResult } from '../helpers/cli.js';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'nvidia-smi');
 const FAKE_DOCKER = path.join(ROOT, 'test', 'helpers', 'fake-docker');

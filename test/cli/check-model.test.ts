@@ -6,8 +6,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { access, chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { runCli, type CliResult } from './helpers/cli.js';
-import { removeTempDirs, tempDir, writeModelFolder } from './helpers/model-folder.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { removeTempDirs, tempDir, writeModelFolder } from '../helpers/model-folder.js';
 
 afterAll(removeTempDirs);
 

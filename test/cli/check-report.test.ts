@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ROOT, runCli, type CliResult } from './helpers/cli.js';
-import { removeTempDirs, tempDir, writeModelFolder } from './helpers/model-folder.js';
+import { ROOT, runCli, type CliResult } from '../helpers/cli.js';
+import { removeTempDirs, tempDir, writeModelFolder } from '../helpers/model-folder.js';
 
 const ORDER = ['gpu.driver', 'gpu.compute-capability', 'gpu.vram', 'docker.daemon', 'docker.gpu', 'model.source', 'model.mount', 'model.files', 'model.permissions', 'host.memory', 'port.free'];
 const RTX3090 = path.join(ROOT, 'test/fixtures/nvidia-smi/rtx3090');

@@ -8,10 +8,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { runCli, ROOT } from './helpers/cli.js';
-import { skipDocker, testImage } from './helpers/docker.js';
-import { diagnose } from '../src/diagnose.js';
-import { SIGNATURES } from '../src/data/signatures.js';
+import { runCli, ROOT } from '../helpers/cli.js';
+import { skipDocker, testImage } from '../helpers/docker.js';
+import { diagnose } from '../../src/diagnose.js';
+import { SIGNATURES } from '../../src/data/signatures.js';
 
 const LOGS = path.join(ROOT, 'test', 'fixtures', 'logs');
 const fixture = (name: string) => path.join(LOGS, name);
@@ -159,7 +159,7 @@ const INLINE: { name: string; id: string; line: number; log: string }[] = [
     line: 1,
     log: 'permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: Get "http://%2Fvar%2Frun%2Fdocker.sock/v1.24/containers/json": dial unix /var/run/docker.sock: connect: permission denied',
   },
-  // Lines as real threads print them (the thread in each name); test/diagnose-real-logs.test.ts runs the whole logs.
+  // Lines as real threads print them (the thread in each name); test/unit/diagnose-real-logs.test.ts runs the whole logs.
   {
     name: 'torch on a driver older than its CUDA',
     id: 'driver-too-old',

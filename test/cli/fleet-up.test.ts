@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { BIN, runCli, type CliResult } from './helpers/cli.js';
-import { skipDocker, testImage } from './helpers/docker.js';
-import { removeTempDirs, tempDir, writeModelFolder } from './helpers/model-folder.js';
-import { fleetUnavailable, startFleet, type Fleet } from './helpers/sshd.js';
-import { freePort } from './helpers/free-port.js';
+import { BIN, runCli, type CliResult } from '../helpers/cli.js';
+import { skipDocker, testImage } from '../helpers/docker.js';
+import { removeTempDirs, tempDir, writeModelFolder } from '../helpers/model-folder.js';
+import { fleetUnavailable, startFleet, type Fleet } from '../helpers/sshd.js';
+import { freePort } from '../helpers/free-port.js';
 
 const SECRET = 'hf_fleetSecretToken777';
 const LIMITS = ['--probe-timeout', '120', '--ready-timeout', '300', '--warm-timeout', '300', '--request-timeout', '120'];

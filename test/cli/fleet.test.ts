@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { runCli, type CliResult } from './helpers/cli.js';
-import { fleetUnavailable, HOST_MODELS, startFleet, type Fleet } from './helpers/sshd.js';
-import { LFS_POINTER_TEXT, writeModelFolder } from './helpers/model-folder.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { fleetUnavailable, HOST_MODELS, startFleet, type Fleet } from '../helpers/sshd.js';
+import { LFS_POINTER_TEXT, writeModelFolder } from '../helpers/model-folder.js';
 
 const skip = fleetUnavailable();
 const MODEL_DIR = `${HOST_MODELS}/Qwen3Guard-Gen-8B`;

@@ -6,13 +6,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { parseDownloadLog, watchDownload } from '../src/launch/download.js';
-import { resolveHubSettings } from '../src/hub-settings.js';
-import { findModel } from '../src/data/models.js';
-import { startGuardServer, StartupError } from './server/guard-server.mjs';
-import { ROOT } from './helpers/cli.js';
-import { writeHfCache } from './helpers/hub.js';
-import { removeTempDirs, tempDir } from './helpers/model-folder.js';
+import { parseDownloadLog, watchDownload } from '../../src/launch/download.js';
+import { resolveHubSettings } from '../../src/hub-settings.js';
+import { findModel } from '../../src/data/models.js';
+import { startGuardServer, StartupError } from '../server/guard-server.mjs';
+import { ROOT } from '../helpers/cli.js';
+import { writeHfCache } from '../helpers/hub.js';
+import { removeTempDirs, tempDir } from '../helpers/model-folder.js';
 
 afterAll(removeTempDirs);
 

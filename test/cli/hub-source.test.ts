@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { runCli, type CliResult } from './helpers/cli.js';
-import { COMMIT, startHubServer, writeHfCache, writeModelScopeCache, type HubServer } from './helpers/hub.js';
-import { removeTempDirs, tempDir } from './helpers/model-folder.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { COMMIT, startHubServer, writeHfCache, writeModelScopeCache, type HubServer } from '../helpers/hub.js';
+import { removeTempDirs, tempDir } from '../helpers/model-folder.js';
 
 const GOOD = 'hf_GoodTokenForTests1234';
 const BAD = 'hf_WrongTokenForTests5678';

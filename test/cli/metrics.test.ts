@@ -9,9 +9,9 @@ import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { ROOT, runCli } from './helpers/cli.js';
+import { ROOT, runCli } from '../helpers/cli.js';
 // @ts-expect-error plain ESM test server without type declarations
-import { startGuardServer } from './server/guard-server.mjs';
+import { startGuardServer } from '../server/guard-server.mjs';
 
 const fixture = (name: string) => readFileSync(path.join(ROOT, 'test', 'fixtures', 'prom', name), 'utf8');
 

@@ -14,10 +14,10 @@ import path from 'node:path';
 import { chmod, cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { execa } from 'execa';
-import { FAKE_BIN, ROOT } from './helpers/cli.js';
-import { podmanEnv, podmanImage, skipPodman } from './helpers/podman.js';
-import { writeModelFolder } from './helpers/model-folder.js';
-import { freePort } from './helpers/free-port.js';
+import { FAKE_BIN, ROOT } from '../helpers/cli.js';
+import { podmanEnv, podmanImage, skipPodman } from '../helpers/podman.js';
+import { writeModelFolder } from '../helpers/model-folder.js';
+import { freePort } from '../helpers/free-port.js';
 
 const USER = process.env.GUARD_DOCTOR_ROOTLESS_USER ?? 'gd-rootless';
 
@@ -53,9 +53,9 @@ describe.skipIf(skip)(`rootless podman (as ${USER})`, () => {
   async function copyProgram(to: string): Promise<string> {
     await cp(path.join(ROOT, 'bin'), path.join(to, 'bin'), { recursive: true });
     await cp(path.join(ROOT, 'dist', 'bundle'), path.join(to, 'dist', 'bundle'), { recursive: true });
-    await mkdir(path.join(to, 'checks'), { recursive: true });
-    for (const name of (await readdir(path.join(ROOT, 'checks'))).filter((n) => n.endsWith('.json'))) {
-      await cp(path.join(ROOT, 'checks', name), path.join(to, 'checks', name));
+    await mkdir(path.join(to, 'suites'), { recursive: true });
+    for (const name of (await readdir(path.join(ROOT, 'suites'))).filter((n) => n.endsWith('.json'))) {
+      await cp(path.join(ROOT, 'suites', name), path.join(to, 'suites', name));
     }
     await cp(path.join(ROOT, 'package.json'), path.join(to, 'package.json'));
     return path.join(to, 'bin', 'guard-doctor.js');

@@ -15,12 +15,12 @@ import path from 'node:path';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { execa } from 'execa';
-import { BIN, FAKE_BIN, ROOT, runCli } from './helpers/cli.js';
-import { podmanEnv, podmanImage, skipPodman } from './helpers/podman.js';
-import { removeTempDirs, tempDir, writeModelFolder } from './helpers/model-folder.js';
+import { BIN, FAKE_BIN, ROOT, runCli } from '../helpers/cli.js';
+import { podmanEnv, podmanImage, skipPodman } from '../helpers/podman.js';
+import { removeTempDirs, tempDir, writeModelFolder } from '../helpers/model-folder.js';
 // @ts-expect-error plain ESM build script without type declarations
-import { IMAGE_CUDA_VERSION } from './image/build.mjs';
-import { freePort } from './helpers/free-port.js';
+import { IMAGE_CUDA_VERSION } from '../image/build.mjs';
+import { freePort } from '../helpers/free-port.js';
 
 const SECRET = 'hf_podmanSecretToken4242';
 const names: string[] = [];

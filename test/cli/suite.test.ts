@@ -7,8 +7,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 // @ts-expect-error plain JS test server without type declarations
-import { startGuardServer } from './server/guard-server.mjs';
-import { runCli } from './helpers/cli.js';
+import { startGuardServer } from '../server/guard-server.mjs';
+import { runCli } from '../helpers/cli.js';
 
 interface StandIn {
   url: string;

@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { runCli } from './helpers/cli.js';
-import { skipDocker, testImage } from './helpers/docker.js';
-import { startHubServer, writeHfCache, type HubServer } from './helpers/hub.js';
-import { removeTempDirs, tempDir, writeModelFolder } from './helpers/model-folder.js';
-import { freePort } from './helpers/free-port.js';
+import { runCli } from '../helpers/cli.js';
+import { skipDocker, testImage } from '../helpers/docker.js';
+import { startHubServer, writeHfCache, type HubServer } from '../helpers/hub.js';
+import { removeTempDirs, tempDir, writeModelFolder } from '../helpers/model-folder.js';
+import { freePort } from '../helpers/free-port.js';
 
 const SECRET = 'hf_e2eHubSecretToken9876';
 const names: string[] = [];

@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
-import { BIN, FAKE_BIN, runCli } from './helpers/cli.js';
-import { skipDocker, testImage } from './helpers/docker.js';
-import { removeTempDirs, tempDir, writeModelFolder } from './helpers/model-folder.js';
-import { freePort } from './helpers/free-port.js';
+import { BIN, FAKE_BIN, runCli } from '../helpers/cli.js';
+import { skipDocker, testImage } from '../helpers/docker.js';
+import { removeTempDirs, tempDir, writeModelFolder } from '../helpers/model-folder.js';
+import { freePort } from '../helpers/free-port.js';
 
 const SECRET = 'hf_e2eSecretToken4242';
 const names: string[] = [];

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli } from './helpers/cli.js';
-import pkg from '../package.json' with { type: 'json' };
+import { runCli } from '../helpers/cli.js';
+import pkg from '../../package.json' with { type: 'json' };
 
 function expectCleanUsageError(result: { exitCode: number; stdout: string; stderr: string }, ...fragments: RegExp[]) {
   expect(result.exitCode).toBe(2);

@@ -5,9 +5,9 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
-import { runCli } from './helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 // @ts-expect-error plain ESM test server without type declarations
-import { startGuardServer } from './server/guard-server.mjs';
+import { startGuardServer } from '../server/guard-server.mjs';
 
 type Server = { url: string; port: number; close(): Promise<void> };
 const servers: Server[] = [];

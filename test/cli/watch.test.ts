@@ -7,10 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { ROOT, runCli } from './helpers/cli.js';
-import { fitTrend, LEAK_RULE, type MemoryPoint } from '../src/watch/trend.js';
+import { ROOT, runCli } from '../helpers/cli.js';
+import { fitTrend, LEAK_RULE, type MemoryPoint } from '../../src/watch/trend.js';
 // @ts-expect-error plain ESM test server without type declarations
-import { startGuardServer } from './server/guard-server.mjs';
+import { startGuardServer } from '../server/guard-server.mjs';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'guard-doctor-watch-'));

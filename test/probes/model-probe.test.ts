@@ -8,17 +8,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmod, mkdir, rename, stat, symlink, truncate, writeFile, access } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
-import { probeModelFolder, inspectMount } from '../src/probes/model.js';
-import { judgeOne } from '../src/check.js';
-import { modelFiles } from '../checks/model-files.js';
-import { modelMount } from '../checks/model-mount.js';
-import { modelPermissions } from '../checks/model-permissions.js';
-import { parseMount, resolveSettings } from '../src/settings.js';
-import { LFS_POINTER_TEXT, removeTempDirs, tempDir, writeModelFolder } from './helpers/model-folder.js';
-import { fleetUnavailable, startFleet, type Fleet } from './helpers/sshd.js';
-import { localHost, type Host } from '../src/exec.js';
-import { SshSession } from '../src/ssh.js';
-import { parseTarget } from '../src/targets.js';
+import { probeModelFolder, inspectMount } from '../../src/probes/model.js';
+import { judgeOne } from '../../src/judge.js';
+import { modelFiles } from '../../checks/model-files.js';
+import { modelMount } from '../../checks/model-mount.js';
+import { modelPermissions } from '../../checks/model-permissions.js';
+import { parseMount, resolveSettings } from '../../src/settings.js';
+import { LFS_POINTER_TEXT, removeTempDirs, tempDir, writeModelFolder } from '../helpers/model-folder.js';
+import { fleetUnavailable, startFleet, type Fleet } from '../helpers/sshd.js';
+import { localHost, type Host } from '../../src/exec.js';
+import { SshSession } from '../../src/ssh.js';
+import { parseTarget } from '../../src/targets.js';
 
 afterAll(removeTempDirs);
 

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, runCli } from './helpers/cli.js';
+import { ROOT, runCli } from '../helpers/cli.js';
 
 type Status = 'pass' | 'warn' | 'fail' | 'error' | 'skip';
 const GPU_CHECKS = ['gpu.driver', 'gpu.compute-capability', 'gpu.vram'] as const;

@@ -7,8 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { parseLostGpu, parseNvmlMismatch, parseSmiList, parseSmiListGpus, parseSmiMigTable, parseSmiQ, parseSmiQGpus } from '../src/probes/nvidia.js';
-import { ROOT } from './helpers/cli.js';
+import { parseLostGpu, parseNvmlMismatch, parseSmiList, parseSmiListGpus, parseSmiMigTable, parseSmiQ, parseSmiQGpus } from '../../src/probes/nvidia.js';
+import { ROOT } from '../helpers/cli.js';
 
 const CORPUS = process.env.GD_REAL_NVIDIA_SMI ?? path.join(ROOT, 'test', 'fixtures', 'nvidia-smi', 'real');
 /** A file of the corpus host whose folder starts with `prefix`, or null when the corpus is not here. */

@@ -19,12 +19,12 @@ import {
   parseSmiQ,
   parseSmiVersion,
   probeGpus,
-} from '../src/probes/nvidia.js';
-import { runProbe } from '../src/probes/index.js';
-import { run } from '../src/exec.js';
-import { resolveSettings } from '../src/settings.js';
-import { capabilityFromName } from '../src/data/gpus.js';
-import { FAKE_BIN, ROOT } from './helpers/cli.js';
+} from '../../src/probes/nvidia.js';
+import { runProbe } from '../../src/probes/index.js';
+import { run } from '../../src/exec.js';
+import { resolveSettings } from '../../src/settings.js';
+import { capabilityFromName } from '../../src/data/gpus.js';
+import { FAKE_BIN, ROOT } from '../helpers/cli.js';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'nvidia-smi');
 const fixture = (host: string, file: string) => readFileSync(path.join(FIXTURES, host, file), 'utf8');

@@ -7,15 +7,15 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { judgeOne } from '../src/check.js';
-import { resolveSettings, type Settings } from '../src/settings.js';
-import { runProbe } from '../src/probes/index.js';
-import { parseNvidiaCtkCdiList, parsePodmanInfo, podmanWarnings } from '../src/probes/runtime.js';
-import { dockerDaemon } from '../checks/docker-daemon.js';
-import { dockerGpu } from '../checks/docker-gpu.js';
-import { diagnose } from '../src/diagnose.js';
-import { sameImageRef } from '../src/launch/container.js';
-import { ROOT, runCli } from './helpers/cli.js';
+import { judgeOne } from '../../src/judge.js';
+import { resolveSettings, type Settings } from '../../src/settings.js';
+import { runProbe } from '../../src/probes/index.js';
+import { parseNvidiaCtkCdiList, parsePodmanInfo, podmanWarnings } from '../../src/probes/runtime.js';
+import { dockerDaemon } from '../../checks/docker-daemon.js';
+import { dockerGpu } from '../../checks/docker-gpu.js';
+import { diagnose } from '../../src/diagnose.js';
+import { sameImageRef } from '../../src/launch/container.js';
+import { ROOT, runCli } from '../helpers/cli.js';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'podman');
 const FAKE_DOCKER_DIR = path.join(ROOT, 'test', 'helpers', 'fake-docker');

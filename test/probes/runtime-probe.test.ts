@@ -10,10 +10,10 @@ import { execa } from 'execa';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { judgeOne } from '../src/check.js';
-import { resolveSettings, type Settings } from '../src/settings.js';
-import { findModel } from '../src/data/models.js';
-import { runProbe } from '../src/probes/index.js';
+import { judgeOne } from '../../src/judge.js';
+import { resolveSettings, type Settings } from '../../src/settings.js';
+import { findModel } from '../../src/data/models.js';
+import { runProbe } from '../../src/probes/index.js';
 import {
   dockerCdiDirs,
   nvidiaDevicesInCdiSpec,
@@ -22,14 +22,14 @@ import {
   parsePodmanInfo,
   probeImage,
   probeRuntime,
-} from '../src/probes/runtime.js';
-import { dockerDaemon } from '../checks/docker-daemon.js';
-import { dockerGpu } from '../checks/docker-gpu.js';
-import { ROOT, runCli } from './helpers/cli.js';
-import { skipDocker, testImage } from './helpers/docker.js';
+} from '../../src/probes/runtime.js';
+import { dockerDaemon } from '../../checks/docker-daemon.js';
+import { dockerGpu } from '../../checks/docker-gpu.js';
+import { ROOT, runCli } from '../helpers/cli.js';
+import { skipDocker, testImage } from '../helpers/docker.js';
 // @ts-expect-error plain ESM build script without type declarations
-import { IMAGE_CUDA_VERSION, IMAGE_TORCH_CUDA_ARCH_LIST } from './image/build.mjs';
-import { freePort } from './helpers/free-port.js';
+import { IMAGE_CUDA_VERSION, IMAGE_TORCH_CUDA_ARCH_LIST } from '../image/build.mjs';
+import { freePort } from '../helpers/free-port.js';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'runtime');
 const FAKE_DOCKER_DIR = path.join(ROOT, 'test', 'helpers', 'fake-docker');

@@ -10,7 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { runCli, ROOT } from './helpers/cli.js';
+import { runCli, ROOT } from '../helpers/cli.js';
 
 const REAL = process.env.GD_REAL_LOGS ?? path.join(ROOT, 'test', 'fixtures', 'logs', 'real');
 const EXPECTED_FILE = path.join(REAL, 'expected.json');

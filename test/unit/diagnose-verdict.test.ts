@@ -11,10 +11,10 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli, ROOT } from './helpers/cli.js';
-import { LineSplitter, diagnose, diagnoseAll, parseLine, splitLines } from '../src/diagnose.js';
-import { SIGNATURES } from '../src/data/signatures.js';
-import { LiteralScanner, requiredLiterals } from '../src/literal-scan.js';
+import { runCli, ROOT } from '../helpers/cli.js';
+import { LineSplitter, diagnose, diagnoseAll, parseLine, splitLines } from '../../src/diagnose.js';
+import { SIGNATURES } from '../../src/data/signatures.js';
+import { LiteralScanner, requiredLiterals } from '../../src/literal-scan.js';
 
 let tmp: string;
 beforeAll(async () => {

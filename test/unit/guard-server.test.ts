@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
-import { ROOT } from './helpers/cli.js';
-import { request } from '../src/http.js';
+import { ROOT } from '../helpers/cli.js';
+import { request } from '../../src/http.js';
 
 const SCRIPT = path.join(ROOT, 'test', 'server', 'guard-server.mjs');
 let dir: string;

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HttpError, request } from '../src/http.js';
+import { HttpError, request } from '../../src/http.js';
 
 const closers: Array<() => void> = [];
 afterEach(() => {

@@ -5,11 +5,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { HF, MODELSCOPE, envTrue, hubRepoId, publishedDownloadBytes } from '../src/data/hub.js';
-import { findModel } from '../src/data/models.js';
-import { containerPathOf, resolveHubSettings } from '../src/hub-settings.js';
-import { resolveSettings } from '../src/settings.js';
-import { removeTempDirs, tempDir } from './helpers/model-folder.js';
+import { HF, MODELSCOPE, envTrue, hubRepoId, publishedDownloadBytes } from '../../src/data/hub.js';
+import { findModel } from '../../src/data/models.js';
+import { containerPathOf, resolveHubSettings } from '../../src/hub-settings.js';
+import { resolveSettings } from '../../src/settings.js';
+import { removeTempDirs, tempDir } from '../helpers/model-folder.js';
 
 afterAll(removeTempDirs);
 const m8 = findModel('Qwen3Guard-Gen-8B')!;

@@ -10,10 +10,10 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { resolveSettings } from '../src/settings.js';
-import { buildRunCommand, renderCommand, redactor } from '../src/launch/run-args.js';
-import { shellQuote } from '../src/report/format.js';
-import { runCli } from './helpers/cli.js';
+import { resolveSettings } from '../../src/settings.js';
+import { buildRunCommand, renderCommand, redactor } from '../../src/launch/run-args.js';
+import { shellQuote } from '../../src/report/format.js';
+import { runCli } from '../helpers/cli.js';
 
 let tmp: string;
 let fakeBin: string;

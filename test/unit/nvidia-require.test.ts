@@ -5,11 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { dslCompareVersion, evaluateGate, evaluateRequirement, gateRequirements, parseGoBool, requiredCudaOf, type GateContext } from '../src/nvidia-require.js';
-import { DEFAULT_CUDA, DEFAULT_VLLM_IMAGE, KNOWN_IMAGES, MIN_VLLM_FOR_QWEN3GUARD, REQUIRE_CUDA_12_8, imageRef, knownImage, splitImageRef } from '../src/data/images.js';
-import { DEFAULT_CUDA as SETTINGS_DEFAULT_CUDA, DEFAULT_VLLM_IMAGE as SETTINGS_DEFAULT_IMAGE } from '../src/settings.js';
-import { brandFromName, containerBrand, migProfileFor } from '../src/data/gpus.js';
-import { compareVersions, cudaForDriver } from '../src/data/cuda.js';
+import { dslCompareVersion, evaluateGate, evaluateRequirement, gateRequirements, parseGoBool, requiredCudaOf, type GateContext } from '../../src/nvidia-require.js';
+import { DEFAULT_CUDA, DEFAULT_VLLM_IMAGE, KNOWN_IMAGES, MIN_VLLM_FOR_QWEN3GUARD, REQUIRE_CUDA_12_8, imageRef, knownImage, splitImageRef } from '../../src/data/images.js';
+import { DEFAULT_CUDA as SETTINGS_DEFAULT_CUDA, DEFAULT_VLLM_IMAGE as SETTINGS_DEFAULT_IMAGE } from '../../src/settings.js';
+import { brandFromName, containerBrand, migProfileFor } from '../../src/data/gpus.js';
+import { compareVersions, cudaForDriver } from '../../src/data/cuda.js';
 
 const host = (driverVersion: string, cudaVersion: string, brand: string | null, arch = '8.9'): GateContext => ({
   driverVersion,

@@ -13,9 +13,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { ExpositionValidator } from '../src/prom/parse.js';
-import { formatCheck, namingCheck } from '../src/commands/metrics.js';
-import { ROOT, runCli } from './helpers/cli.js';
+import { ExpositionValidator } from '../../src/prom/parse.js';
+import { formatCheck, namingCheck } from '../../src/commands/metrics.js';
+import { ROOT, runCli } from '../helpers/cli.js';
 
 const DIR = path.join(ROOT, '..', 'shared', 'conformance', 'prometheus');
 

@@ -6,11 +6,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { renderPromFile, writePromFile } from '../src/prom/textfile.js';
-import { validateExposition } from '../src/prom/parse.js';
-import { buildReport } from '../src/report/outcome.js';
-import type { CaseResult, CheckResult } from '../src/types.js';
-import { runCli } from './helpers/cli.js';
+import { renderPromFile, writePromFile } from '../../src/report/promfile.js';
+import { validateExposition } from '../../src/prom/parse.js';
+import { buildReport } from '../../src/report/outcome.js';
+import type { CaseResult, CheckResult } from '../../src/types.js';
+import { runCli } from '../helpers/cli.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'guard-doctor-prom-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

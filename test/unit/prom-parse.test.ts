@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
-import { ExpositionValidator, unboundedValueReason, validateExposition, type ValidationResult } from '../src/prom/parse.js';
-import { ROOT } from './helpers/cli.js';
+import { ExpositionValidator, unboundedValueReason, validateExposition, type ValidationResult } from '../../src/prom/parse.js';
+import { ROOT } from '../helpers/cli.js';
 
 const fixture = (name: string) => readFileSync(path.join(ROOT, 'test', 'fixtures', 'prom', name), 'utf8');
 

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfigFile, parseMount, resolveSettings } from '../src/settings.js';
-import { usageMessage } from './helpers/usage.js';
-import { runCli } from './helpers/cli.js';
+import { loadConfigFile, parseMount, resolveSettings } from '../../src/settings.js';
+import { usageMessage } from '../helpers/usage.js';
+import { runCli } from '../helpers/cli.js';
 
 
 describe('settings', () => {
@@ -118,14 +118,23 @@ describe('config file', () => {
 
 describe('the vLLM floor for Qwen3Guard', () => {
   it('is 0.9.0, from the Qwen3Guard README, and the doctor says so where it names a version', async () => {
-    const { SERVING_FLOORS, VLLM_FLOOR_TEXT } = await import('../src/data/serving.js');
+    const { SERVING_FLOORS, VLLM_FLOOR_TEXT } = await import('../../src/data/serving.js');
     expect(SERVING_FLOORS.vllm.minimum).toBe('0.9.0');
     expect(SERVING_FLOORS.vllm.source).toContain('github.com/QwenLM/Qwen3Guard');
     expect(SERVING_FLOORS.vllm.source).toContain('`vllm>=0.9.0`');
     expect(VLLM_FLOOR_TEXT).toBe('vLLM 0.9.0 or later (the minimum for Qwen3Guard)');
-    const { SIGNATURES } = await import('../src/data/signatures.js');
+    const { SIGNATURES } = await import('../../src/data/signatures.js');
     expect(SIGNATURES.find((s) => s.id === 'transformers-too-old')!.fix).toContain('vLLM 0.9.0 or later (the minimum for Qwen3Guard)');
     const help = await runCli(['up', '--help']);
     expect(help.stdout.replace(/\s+/g, ' ')).toContain('vLLM 0.9.0 or later (the minimum for Qwen3Guard)');
+  });
+
+  it('default ports are data with their sources, and the settings use them', async () => {
+    const { DEFAULT_PORT, DEFAULT_PORT_SOURCES } = await import('../../src/data/serving.js');
+    expect(DEFAULT_PORT).toEqual({ vllm: 8000, web: 7860 });
+    expect(DEFAULT_PORT_SOURCES.vllm).toContain('default:"8000"');
+    expect(DEFAULT_PORT_SOURCES.web).toContain('port 7860');
+    expect(resolveSettings('check', { server: 'web' }, {}).port).toBe(7860);
+    expect(resolveSettings('check', {}, {}).port).toBe(8000);
   });
 });

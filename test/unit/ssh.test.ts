@@ -11,11 +11,11 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { listenersBlock, parseListingMeta, parseOdHex, parseStat, remoteCommand, splitBatchOutput } from '../src/ssh.js';
-import { dockerEndpoint, parseTarget, readTargets, sshTargetOf } from '../src/targets.js';
-import { fleetExitCode, fleetTable } from '../src/fleet/report.js';
-import { mapLimit } from '../src/fleet/run.js';
-import type { HostReport } from '../src/types.js';
+import { listenersBlock, parseListingMeta, parseOdHex, parseStat, remoteCommand, splitBatchOutput } from '../../src/ssh.js';
+import { dockerEndpoint, parseTarget, readTargets, sshTargetOf } from '../../src/targets.js';
+import { fleetExitCode, fleetTable } from '../../src/fleet/report.js';
+import { mapLimit } from '../../src/fleet/run.js';
+import type { HostReport } from '../../src/types.js';
 
 describe('TARGET', () => {
   it('reads [ssh://][user@]host[:port] and ssh config aliases', () => {

@@ -2,12 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { bundledSuitePath, loadSuite } from '../src/suite/load.js';
-import { validateSuite, PROBE_KINDS } from '../src/suite/schema.js';
-import { obfuscate, OBFUSCATIONS } from '../src/suite/obfuscate.js';
-import { CATEGORY_NAMES } from '../src/verdict.js';
-import { ROOT } from './helpers/cli.js';
-import { usageMessage } from './helpers/usage.js';
+import { bundledSuitePath, loadSuite } from '../../src/suite/load.js';
+import { validateSuite, PROBE_KINDS } from '../../src/suite/schema.js';
+import { obfuscate, OBFUSCATIONS } from '../../src/suite/obfuscate.js';
+import { CATEGORY_NAMES } from '../../src/verdict.js';
+import { ROOT } from '../helpers/cli.js';
+import { usageMessage } from '../helpers/usage.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -32,8 +32,8 @@ describe('the bundled suite', () => {
     return input && 'text' in input ? input.text : undefined;
   };
 
-  it('is checks/suite.json and valid', async () => {
-    expect(bundledSuitePath()).toBe(path.join(ROOT, 'checks', 'suite.json'));
+  it('is suites/suite.json and valid', async () => {
+    expect(bundledSuitePath()).toBe(path.join(ROOT, 'suites', 'suite.json'));
     expect(validateSuite(JSON.parse(await readFile(bundledSuitePath(), 'utf8')))).toEqual([]);
     expect(suite.bundled).toBe(true);
   });
@@ -88,7 +88,7 @@ describe('the bundled suite', () => {
 
 describe('the schema users copy agrees with the validator', () => {
   it('names the same fields and values', async () => {
-    const schema = JSON.parse(await readFile(path.join(ROOT, 'checks', 'suite.schema.json'), 'utf8'));
+    const schema = JSON.parse(await readFile(path.join(ROOT, 'suites', 'suite.schema.json'), 'utf8'));
     expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
     const kase = schema.$defs.case;
     expect(schema.$defs.category.enum).toEqual(CATEGORY_NAMES.map((c) => c.name));

@@ -11,12 +11,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 // @ts-expect-error plain JS test server without type declarations
-import { startGuardServer } from './server/guard-server.mjs';
-import { runSuiteDetailed, type SuiteRun } from '../src/suite/run.js';
-import { createGuardClient } from '../src/guard-client.js';
-import { resolveSettings } from '../src/settings.js';
-import { renderSuiteReport, renderSuiteTable, confusionMatrix, latencyStats } from '../src/suite/report.js';
-import type { CaseResult } from '../src/types.js';
+import { startGuardServer } from '../server/guard-server.mjs';
+import { runSuiteDetailed, type SuiteRun } from '../../src/suite/run.js';
+import { createGuardClient } from '../../src/guard-client.js';
+import { resolveSettings } from '../../src/settings.js';
+import { renderSuiteReport, renderSuiteTable, confusionMatrix, latencyStats } from '../../src/suite/report.js';
+import type { CaseResult } from '../../src/types.js';
 
 interface StandIn {
   url: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { canonicalCategory, CATEGORY_NAMES, parseVerdict, readAs } from '../src/verdict.js';
+import { canonicalCategory, CATEGORY_NAMES, parseVerdict, readAs } from '../../src/verdict.js';
 
 describe('official Qwen3Guard-Gen lines', () => {
   it('reads prompt moderation output', () => {
