@@ -4,7 +4,6 @@
  */
 import { defineCheck, type Judgement } from '../src/judge.js';
 import type { RuntimeInfo } from '../src/facts.js';
-import { diagnose } from '../src/diagnose.js';
 
 /** How to install each runtime's CLI (Debian/Ubuntu package names; other systems: the docs). */
 const INSTALL: Record<RuntimeInfo['runtime'], string> = {
@@ -25,8 +24,8 @@ export const dockerDaemon = defineCheck({
       const said = runtime.daemonMessage ?? 'no answer';
       const cli = `${runtime.runtime}${runtime.cliVersion ? ` ${runtime.cliVersion}` : ''}`;
       if (runtime.runtime === 'podman') {
-        // Podman's own error usually names a limit of this machine the diagnosis knows the setting for.
-        const known = diagnose([{ name: 'podman info', text: said }])[0];
+        // Podman's own error usually names a limit of this machine; the probe looked it up in the diagnosis.
+        const known = runtime.daemonFinding ?? null;
         return { status: 'fail', summary: `${cli} is installed but \`podman info\` failed: ${said}`, fix: known?.fix ?? 'run `podman info` and fix what it reports (for rootless Podman: subuid/subgid ranges, `podman system migrate`)', measured: known ? { ...measured, finding: known.id } : measured };
       }
       return { status: 'fail', summary: `${cli} is installed but the daemon does not answer: ${said}`, fix: daemonFix(said), measured };

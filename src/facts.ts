@@ -107,6 +107,8 @@ export interface RuntimeInfo {
   daemonVersion: string | null;
   /** Why the daemon did not answer (the CLI's own words), when it did not. */
   daemonMessage: string | null;
+  /** Podman: the diagnosis's finding for a failed `podman info` (id and fix), when it knows the failure. */
+  daemonFinding?: { id: string; fix: string } | null;
   /** Runtimes registered with the daemon (docker info .Runtimes keys). */
   runtimes: string[];
   defaultRuntime: string | null;

@@ -1,10 +1,9 @@
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-// dist/bundle/chunks/*.js (the bundle's lazy chunks) -> ../../../package.json; dist/bundle/cli.js and
-// dist/src/version.js -> ../../package.json; src/version.ts (tests) -> ../package.json
+// dist/bundle/cli.js (the bundle) and dist/src/version.js -> ../../package.json; src/version.ts (tests) -> ../package.json
 function readVersion(): string {
-  for (const candidate of ['../../../package.json', '../../package.json', '../package.json']) {
+  for (const candidate of ['../../package.json', '../package.json']) {
     try {
       const pkg = require(candidate) as { name?: string; version?: string };
       if (pkg.name === 'guard-doctor' && pkg.version) return pkg.version;

@@ -25,9 +25,18 @@ const PROBES: ProbeTable = {
   hub: async () => (await import('./hub.js')).probeHub,
 };
 
+/** The slowest probe starts first: nvidia-smi initialises NVML (hundreds of ms to seconds on a real host). */
+const START_ORDER: readonly FactName[] = ['gpus', 'runtime', 'image', 'model', 'hub', 'host', 'port'];
+
 export async function gatherFacts(names: readonly FactName[], settings: Settings, host: Host = localHost): Promise<Partial<Facts>> {
-  const entries = await Promise.all(names.map(async (name) => [name, await runProbe(name, settings, host)] as const));
+  const ordered = [...names].sort((a, b) => rank(a) - rank(b));
+  const entries = await Promise.all(ordered.map(async (name) => [name, await runProbe(name, settings, host)] as const));
   return Object.fromEntries(entries) as Partial<Facts>;
+}
+
+function rank(name: FactName): number {
+  const i = START_ORDER.indexOf(name);
+  return i === -1 ? START_ORDER.length : i;
 }
 
 export async function runProbe<K extends FactName>(name: K, settings: Settings, host: Host = localHost): Promise<ProbeOutcome<FactValue<K>>> {

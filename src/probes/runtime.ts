@@ -360,6 +360,10 @@ async function probePodman(settings: Settings, host: Host): Promise<RuntimeInfo>
   if (result.notFound) return notInstalled('podman', result);
   const info = result.exitCode === 0 ? parsePodmanInfo(result.stdout) : null;
   const answering = info !== null;
+  const daemonMessage = answering ? podmanWarnings(result.stderr) : failureText(result);
+  // Podman's own error usually names a limit of this machine that the diagnosis knows the setting
+  // for; the diagnosis code loads only on that path, never on a healthy host.
+  const daemonFinding = answering || !daemonMessage ? null : await podmanFinding(daemonMessage);
   const cdiNvidiaDevices = [...new Set([...specDevices, ...(ctkDevices ?? [])])].sort();
   const cdiSources = [...(specDevices.length > 0 ? [`spec files in ${DEFAULT_CDI_SPEC_DIRS.join(' or ')}`] : []), ...(ctkDevices && ctkDevices.length > 0 ? ['nvidia-ctk cdi list'] : [])];
   return {
@@ -369,7 +373,8 @@ async function probePodman(settings: Settings, host: Host): Promise<RuntimeInfo>
     daemonAnswering: answering,
     daemonVersion: info?.version ?? null,
     // Podman answers `info` even when it has to fall back (no subuid ranges): its warnings and errors are on stderr.
-    daemonMessage: answering ? podmanWarnings(result.stderr) : failureText(result),
+    daemonMessage,
+    daemonFinding,
     runtimes: info?.ociRuntime ? [info.ociRuntime] : [],
     defaultRuntime: info?.ociRuntime ?? null,
     cdiSpecDirs: [...DEFAULT_CDI_SPEC_DIRS],
@@ -441,4 +446,11 @@ export async function probeImage(settings: Settings, host: Host = localHost): Pr
   const env = parseImageEnv(result.stdout);
   if (!env) return absent;
   return { ref: settings.image, present: true, ...env };
+}
+
+/** What the log diagnosis knows about a failed `podman info`: its finding id and fix, or null. */
+async function podmanFinding(said: string): Promise<{ id: string; fix: string } | null> {
+  const { diagnose } = await import('../diagnose.js');
+  const known = diagnose([{ name: 'podman info', text: said }])[0];
+  return known ? { id: known.id, fix: known.fix } : null;
 }
