@@ -4,7 +4,7 @@
  * the shards' tensor bytes adding up to the index's total_size exactly, and a config that
  * looks like the Qwen3 causal LM of the size named by --model.
  */
-import { defineCheck, type Judgement } from '../src/judge.js';
+import type { Judgement } from '../src/judge.js';
 import {
   BPE_VOCAB_FILES,
   CONFIG_FILE,
@@ -17,8 +17,8 @@ import { MODELS, type ModelSpec } from '../src/data/models.js';
 import type { ModelFolderFacts } from '../src/facts.js';
 import { plural, shellQuote } from '../src/report/format.js';
 import type { Settings } from '../src/settings.js';
-import { NO_MOUNT_REASON } from './model-mount.js';
-import { hubSnapshotSkip, redownloadFix } from './model-source.js';
+import { defineModelFolderCheck } from './model-folder.js';
+import { redownloadFix } from './model-source.js';
 
 interface Problem {
   severity: 'fail' | 'warn';
@@ -26,15 +26,10 @@ interface Problem {
   fix: string;
 }
 
-export const modelFiles = defineCheck({
+export const modelFiles = defineModelFolderCheck({
   id: 'model.files',
   title: 'Model files complete',
-  needs: ['model'],
-  skip: (settings) => (settings.mount || settings.hub ? null : NO_MOUNT_REASON),
-  judge({ model }, settings): Judgement {
-    const hubSkip = hubSnapshotSkip(model, settings);
-    if (hubSkip) return hubSkip;
-    if (!model) return { status: 'skip', summary: NO_MOUNT_REASON };
+  judge(model, settings): Judgement {
     if (!model.inspectedDir) {
       return { status: 'skip', summary: `could not check the model files: no folder with the model was found under the mount (see model.mount)` };
     }

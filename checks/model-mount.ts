@@ -3,26 +3,17 @@
  * container model dir? Linux compares paths byte for byte, so a folder that differs only in
  * letter case, or a mount one level off, leaves the server with "no such file or directory".
  */
-import { defineCheck, type Judgement } from '../src/judge.js';
+import type { Judgement } from '../src/judge.js';
 import { CONFIG_FILE } from '../src/data/model-files.js';
 import type { ModelFolderFacts } from '../src/facts.js';
 import { plural, shellQuote } from '../src/report/format.js';
 import type { Settings } from '../src/settings.js';
-import { hubSnapshotSkip } from './model-source.js';
+import { defineModelFolderCheck } from './model-folder.js';
 
-export const NO_MOUNT_REASON = 'give --model-dir or --mount to check the model files';
-
-export const modelMount = defineCheck({
+export const modelMount = defineModelFolderCheck({
   id: 'model.mount',
   title: 'Model folder as the container sees it',
-  needs: ['model'],
-  skip: (settings) => (settings.mount || settings.hub ? null : NO_MOUNT_REASON),
-  judge({ model }, settings): Judgement {
-    const hubSkip = hubSnapshotSkip(model, settings);
-    if (hubSkip) return hubSkip;
-    if (!model) return { status: 'skip', summary: NO_MOUNT_REASON };
-    return judgeMount(model, settings);
-  },
+  judge: (model, settings) => judgeMount(model, settings),
 });
 
 function judgeMount(m: ModelFolderFacts, settings: Settings): Judgement {

@@ -4,11 +4,10 @@
  * every file must be readable and every folder readable and searchable by "others". Judged
  * from the mode bits, not by trying to open: the doctor itself may run as root.
  */
-import { defineCheck, type Judgement } from '../src/judge.js';
+import type { Judgement } from '../src/judge.js';
 import type { ModelFolderFacts } from '../src/facts.js';
 import { plural, shellQuote } from '../src/report/format.js';
-import { NO_MOUNT_REASON } from './model-mount.js';
-import { hubSnapshotSkip } from './model-source.js';
+import { defineModelFolderCheck } from './model-folder.js';
 
 /** How many offending paths the summary names before it just counts. */
 const NAMED_OFFENDERS = 3;
@@ -21,15 +20,10 @@ interface Offender {
   needs: 'r' | 'rx' | 'x';
 }
 
-export const modelPermissions = defineCheck({
+export const modelPermissions = defineModelFolderCheck({
   id: 'model.permissions',
   title: 'Model files readable by the container',
-  needs: ['model'],
-  skip: (settings) => (settings.mount || settings.hub ? null : NO_MOUNT_REASON),
-  judge({ model }, settings): Judgement {
-    const hubSkip = hubSnapshotSkip(model, settings);
-    if (hubSkip) return hubSkip;
-    if (!model) return { status: 'skip', summary: NO_MOUNT_REASON };
+  judge(model): Judgement {
     if (!model.inspectedDir) return { status: 'skip', summary: 'no model folder to check under the mount (see model.mount)' };
     return judgePermissions(model);
   },

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { execa } from 'execa';
-import { BIN, FAKE_BIN, ROOT, runCli } from '../helpers/cli.js';
+import { ROOT, runCli, startUntilStderr } from '../helpers/cli.js';
 import { podmanEnv, podmanImage, skipPodman } from '../helpers/podman.js';
 import { removeTempDirs, tempDir, writeModelFolder } from '../helpers/model-folder.js';
 // @ts-expect-error plain ESM build script without type declarations
@@ -202,27 +202,7 @@ describe.skipIf(skipPodman)('podman as the container runtime', { timeout: 240_00
     it('SIGINT while waiting removes the container this run started and exits 130', async () => {
       const name = containerName('sigint');
       const port = await freePort();
-      const child = execa(process.execPath, [BIN, ...upArgs(name, port, '--no-suite', '--env', 'GUARD_LOAD_MS=600000')], {
-        env: { NO_COLOR: '1', CI: '', PATH: `${FAKE_BIN}:${process.env.PATH}`, ...podmanEnv() },
-        reject: false,
-        timeout: 90_000,
-      });
-      let stderr = '';
-      child.stderr!.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      await new Promise<void>((resolve, reject) => {
-        const watch = setInterval(() => {
-          if (stderr.includes('Waiting for the server')) {
-            clearInterval(watch);
-            resolve();
-          }
-        }, 50);
-        child.then(() => {
-          clearInterval(watch);
-          reject(new Error(`up ended before waiting: ${stderr}`));
-        });
-      });
+      const child = await startUntilStderr(upArgs(name, port, '--no-suite', '--env', 'GUARD_LOAD_MS=600000'), 'Waiting for the server', podmanEnv());
       expect(await podmanState(name)).toBe('running');
       child.kill('SIGINT');
       const result = await child;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
-import { BIN, FAKE_BIN, runCli } from '../helpers/cli.js';
+import { runCli, startUntilStderr } from '../helpers/cli.js';
 import { skipDocker, testImage } from '../helpers/docker.js';
 import { removeTempDirs, tempDir, writeModelFolder } from '../helpers/model-folder.js';
 import { freePort } from '../helpers/free-port.js';
@@ -242,27 +242,7 @@ describe.skipIf(skipDocker)('up with a real Docker daemon', () => {
     /** Starts `up` as a user would and interrupts it with `signal` once it waits on the started container. */
     async function interruptWhileWaiting(name: string, signal: NodeJS.Signals, ...more: string[]) {
       const port = await freePort();
-      const child = execa(process.execPath, [BIN, ...upArgs(name, port, '--no-suite', '--env', 'GUARD_LOAD_MS=600000', ...more)], {
-        env: { NO_COLOR: '1', CI: '', PATH: `${FAKE_BIN}:${process.env.PATH}` },
-        reject: false,
-        timeout: 90_000,
-      });
-      let stderr = '';
-      child.stderr!.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      await new Promise<void>((resolve, reject) => {
-        const watch = setInterval(() => {
-          if (stderr.includes('Waiting for the server')) {
-            clearInterval(watch);
-            resolve();
-          }
-        }, 50);
-        child.then(() => {
-          clearInterval(watch);
-          reject(new Error(`up ended before waiting: ${stderr}`));
-        });
-      });
+      const child = await startUntilStderr(upArgs(name, port, '--no-suite', '--env', 'GUARD_LOAD_MS=600000', ...more), 'Waiting for the server');
       expect(await inspectState(name)).toBe('running');
       child.kill(signal);
       return child;

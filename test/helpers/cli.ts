@@ -79,3 +79,33 @@ export async function runCli(args: string[], options: CliOptions = {}): Promise<
     durationMs: Date.now() - started,
   };
 }
+
+/**
+ * Starts the built program as a user would (no CI, a plain terminal's environment plus `env`) and
+ * resolves once its stderr shows `text`, e.g. to interrupt `up` while it waits. Rejects with what it
+ * printed when it ends first.
+ */
+export async function startUntilStderr(args: string[], text: string, env: Record<string, string | undefined> = {}) {
+  const child = execa(process.execPath, [BIN, ...args], {
+    env: { NO_COLOR: '1', CI: '', PATH: `${FAKE_BIN}:${process.env.PATH}`, ...env },
+    reject: false,
+    timeout: 90_000,
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  await new Promise<void>((resolve, reject) => {
+    const watch = setInterval(() => {
+      if (stderr.includes(text)) {
+        clearInterval(watch);
+        resolve();
+      }
+    }, 50);
+    void child.then(() => {
+      clearInterval(watch);
+      reject(new Error(`the program ended before printing ${JSON.stringify(text)}: ${stderr}`));
+    });
+  });
+  return child;
+}

@@ -16,6 +16,7 @@ import { dockerGpu } from '../../checks/docker-gpu.js';
 import { diagnose } from '../../src/diagnose.js';
 import { sameImageRef } from '../../src/launch/container.js';
 import { ROOT, runCli } from '../helpers/cli.js';
+import { withEnv } from '../helpers/env.js';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'podman');
 const FAKE_DOCKER_DIR = path.join(ROOT, 'test', 'helpers', 'fake-docker');
@@ -31,22 +32,6 @@ const replaying = (stdout: string, stderr?: string, exit?: number) => ({
   FAKE_DOCKER_STDERR: stderr,
   FAKE_DOCKER_EXIT: exit === undefined ? undefined : String(exit),
 });
-
-async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  for (const [k, v] of Object.entries(vars)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  try {
-    return await fn();
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
 
 async function judge(check: typeof dockerDaemon | typeof dockerGpu, settings: Settings) {
   const runtime = await runProbe('runtime', settings);

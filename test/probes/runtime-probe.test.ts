@@ -30,6 +30,7 @@ import { skipDocker, testImage } from '../helpers/docker.js';
 // @ts-expect-error plain ESM build script without type declarations
 import { IMAGE_CUDA_VERSION, IMAGE_TORCH_CUDA_ARCH_LIST } from '../image/build.mjs';
 import { freePort } from '../helpers/free-port.js';
+import { withEnv } from '../helpers/env.js';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'runtime');
 const FAKE_DOCKER_DIR = path.join(ROOT, 'test', 'helpers', 'fake-docker');
@@ -47,21 +48,6 @@ async function judgeWithProbes(check: typeof dockerDaemon | typeof dockerGpu, se
 }
 
 /** Runs fn with env vars set (PATH edits included) and puts them back after. */
-async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  for (const [k, v] of Object.entries(vars)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  try {
-    return await fn();
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
 
 const replaying = (stdout: string | null, options: { stderr?: string; exit?: number } = {}) => ({
   PATH: `${FAKE_DOCKER_DIR}${path.delimiter}${process.env.PATH}`,
