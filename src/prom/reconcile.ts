@@ -14,7 +14,7 @@
  */
 import type { CaseResult, CheckResult, ServerKind, Status } from '../types.js';
 import { REQUEST_COUNTERS, familyNames } from './expected.js';
-import { scrapeMetrics } from './scrape.js';
+import { scrapeMetrics } from '../probes/scrape.js';
 import type { Sample } from './parse.js';
 import { plural } from '../report/format.js';
 
