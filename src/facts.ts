@@ -6,7 +6,7 @@ import type { HubSettings } from './hub-settings.js';
 import type { Mount } from './settings.js';
 import type { RuntimeName } from './types.js';
 import type { HttpFailureKind } from './http.js';
-import type { ValidationResult } from './prom/parse.js';
+import type { Sample, ValidationResult } from './prom/parse.js';
 
 /** What a probe produced: its value, or why it could not tell (timed out, crashed). */
 export type ProbeOutcome<T> =
@@ -433,3 +433,18 @@ export interface ExposureFacts {
   tried: Array<{ address: string; outcome: string }>;
 }
 
+/**
+ * The request counters of a metrics endpoint at one moment (suite and up with --metrics-url):
+ * the snapshots `metrics.reconcile.*` compare (src/prom/reconcile.ts).
+ */
+export type MetricsSnapshot =
+  | {
+      ok: true;
+      url: string;
+      takenAt: number;
+      /** Samples of the request counters of every server kind, by family name. */
+      counters: Map<string, Sample[]>;
+      /** Every family the exposition declared (a counter with no samples yet is declared but empty). */
+      families: Set<string>;
+    }
+  | { ok: false; url: string; takenAt: number; message: string };

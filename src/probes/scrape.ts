@@ -4,13 +4,16 @@
  * whole; --request-timeout covers the whole exchange (the probe runner's net sits just above
  * it) and a byte limit stops a runaway endpoint. A failed scrape is a fact, not a throw:
  * `metrics.scrape` judges it.
-
+ *
+ * `scrapeSnapshot` is the same scrape keeping only the request counters, for the
+ * before-and-after snapshots of `suite --metrics-url` (checks/metrics/reconcile.ts).
  */
-import type { ScrapeFailureKind, ScrapeOutcome } from '../facts.js';
+import type { MetricsSnapshot, ScrapeFailureKind, ScrapeOutcome } from '../facts.js';
 import { HttpError, request } from '../http.js';
 import { formatSeconds } from '../report/format.js';
 import type { Settings } from '../settings.js';
 import { ExpositionValidator, type ValidatorOptions } from '../prom/parse.js';
+import { REQUEST_COUNTERS, familyNames } from '../prom/expected.js';
 
 /** A metrics body larger than this is cut off and reported (Prometheus' own default is far lower in practice). */
 export const DEFAULT_SCRAPE_MAX_BYTES = 64 * 1024 * 1024;
@@ -90,6 +93,16 @@ export async function scrapeMetrics(rawUrl: string, options: ScrapeOptions): Pro
 export async function probeScrape(settings: Settings): Promise<ScrapeOutcome> {
   if (settings.url === null) throw new Error('metrics needs --url');
   return scrapeMetrics(settings.url, { timeoutMs: settings.requestTimeoutMs });
+}
+
+const COUNTER_FAMILIES = new Set(Object.values(REQUEST_COUNTERS).flatMap((c) => familyNames(c.name)));
+
+/** Scrape the request counters (the rest of the exposition is read and discarded). Never throws. */
+export async function scrapeSnapshot(url: string, timeoutMs: number): Promise<MetricsSnapshot> {
+  const takenAt = Date.now();
+  const outcome = await scrapeMetrics(url, { timeoutMs, keepSamples: (family) => COUNTER_FAMILIES.has(family) });
+  if (!outcome.ok) return { ok: false, url, takenAt, message: outcome.message };
+  return { ok: true, url, takenAt, counters: outcome.result.samples, families: new Set(outcome.result.families.map((f) => f.name)) };
 }
 
 function hostOf(url: string): string {
