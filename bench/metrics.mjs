@@ -12,13 +12,14 @@ import path from 'node:path';
 import { existsSync } from 'node:fs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const dist = path.join(root, 'dist', 'src', 'prom');
-if (!existsSync(path.join(dist, 'parse.js'))) {
+const dist = path.join(root, 'dist', 'src');
+if (!existsSync(path.join(dist, 'prom', 'parse.js'))) {
   process.stderr.write('bench/metrics.mjs: build first (npx tsc -p tsconfig.json)\n');
   process.exit(2);
 }
-const { ExpositionValidator } = await import(path.join(dist, 'parse.js'));
-const { scrapeMetrics } = await import(path.join(dist, 'scrape.js'));
+const { ExpositionValidator } = await import(path.join(dist, 'prom', 'parse.js'));
+// The scrape probe's own function (src/probes/scrape.ts), as `metrics` runs it.
+const { scrapeMetrics } = await import(path.join(dist, 'probes', 'scrape.js'));
 
 const TARGET_BYTES = 5 * 1024 * 1024;
 const CHUNK_BYTES = 64 * 1024;

@@ -15,6 +15,12 @@ import { modelFiles } from './model-files.js';
 import { modelPermissions } from './model-permissions.js';
 import { hostMemory } from './host-memory.js';
 import { portFree } from './port-free.js';
+import { metricsScrape } from './metrics/scrape.js';
+import { metricsFormat } from './metrics/format.js';
+import { metricsNaming } from './metrics/naming.js';
+import { metricsExpected } from './metrics/expected.js';
+import { metricsCardinality } from './metrics/cardinality.js';
+import { metricsExposure } from './metrics/exposure.js';
 
 export const PREFLIGHT_CHECKS: readonly Check[] = [
   gpuDriver,
@@ -29,6 +35,9 @@ export const PREFLIGHT_CHECKS: readonly Check[] = [
   hostMemory,
   portFree,
 ] as Check[];
+
+/** `metrics`, in report order: the scrape first, since a failed scrape blocks every other one. */
+export const METRICS_CHECKS: readonly Check[] = [metricsScrape, metricsFormat, metricsNaming, metricsExpected, metricsCardinality, metricsExposure] as Check[];
 
 /**
  * One row of a command's table: what `check --list-checks` prints and `check --only` picks
@@ -64,15 +73,8 @@ export const CHECK_TABLES = {
   // src/commands/warm.ts and src/launch/warm.ts
   warm: [SERVER_READY, SERVER_WARM],
   suite: [SERVER_AUTH, ...RECONCILE],
-  // src/commands/metrics.ts
-  metrics: [
-    entry('metrics.scrape', 'Metrics endpoint answers'),
-    entry('metrics.format', 'Exposition format'),
-    entry('metrics.naming', 'Metric names and units'),
-    entry('metrics.expected', 'Expected metrics present'),
-    entry('metrics.cardinality', 'Label cardinality'),
-    entry('metrics.exposure', 'Exposure to the network'),
-  ],
+  // src/commands/metrics.ts, judged by checks/metrics/
+  metrics: METRICS_CHECKS.map((c) => entry(c.id, c.title)),
   // With --host (src/fleet/), and docker.host when DOCKER_HOST points where the doctor cannot go (checks/docker-host.ts).
   fleet: [
     entry('host.reachable', 'Host reachable over SSH'),

@@ -5,6 +5,8 @@
 import type { HubSettings } from './hub-settings.js';
 import type { Mount } from './settings.js';
 import type { RuntimeName } from './types.js';
+import type { HttpFailureKind } from './http.js';
+import type { Sample, ValidationResult } from './prom/parse.js';
 
 /** What a probe produced: its value, or why it could not tell (timed out, crashed). */
 export type ProbeOutcome<T> =
@@ -195,6 +197,10 @@ export interface Facts {
   port: ProbeOutcome<PortInfo>;
   /** null for --source dir. */
   hub: ProbeOutcome<HubFacts | null>;
+  /** metrics: one scrape of --url. */
+  scrape: ProbeOutcome<ScrapeOutcome>;
+  /** metrics: whether --url also answers on this host's other addresses. */
+  exposure: ProbeOutcome<ExposureFacts>;
 }
 
 export type FactName = keyof Facts;
@@ -379,3 +385,68 @@ export interface HubFacts {
   diskPath: string;
   diskFreeBytes: number | null;
 }
+
+// ---- metrics: one scrape of --url and its exposure on this host (src/probes/scrape.ts, src/probes/exposure.ts) ----
+
+/** Why a scrape got no exposition: the HTTP client's failure kinds, a non-200 status, a body over the limit. */
+export type ScrapeFailureKind = HttpFailureKind | 'status' | 'too-large';
+
+/** One scrape of a metrics endpoint, streamed through the validator. A failed scrape is a fact too. */
+export type ScrapeOutcome =
+  | {
+      ok: true;
+      /** The URL as it may be printed (a password in it is `***`). */
+      url: string;
+      status: number;
+      contentType: string | null;
+      bytes: number;
+      durationMs: number;
+      result: ValidationResult;
+    }
+  | {
+      ok: false;
+      url: string;
+      kind: ScrapeFailureKind;
+      message: string;
+      /** The HTTP status, when the server answered with something other than 200. */
+      status?: number;
+      durationMs: number;
+    };
+
+/** Where the host of the metrics URL is: only this host's own addresses are tried. */
+export type ExposureHostKind = 'loopback' | 'this-host' | 'elsewhere';
+
+export interface ExposureFacts {
+  /** The URL's host name as given (brackets of an IPv6 literal kept), and its port. */
+  hostname: string;
+  port: number;
+  /** The URL carries a user name or password. */
+  credentialed: boolean;
+  /** What the host name resolved to (empty when it did not resolve). */
+  addresses: string[];
+  kind: ExposureHostKind;
+  /** This host's non-loopback, non-link-local addresses. */
+  ownAddresses: string[];
+  /**
+   * The same port and path asked without credentials on other addresses of this host, and what
+   * each said: `answers` (HTTP 200), `asks for credentials`, `HTTP <status>`, `refused`,
+   * `no answer`, or the client's failure kind. Empty when nothing had to be tried.
+   */
+  tried: Array<{ address: string; outcome: string }>;
+}
+
+/**
+ * The request counters of a metrics endpoint at one moment (suite and up with --metrics-url):
+ * the snapshots `metrics.reconcile.*` compare (src/prom/reconcile.ts).
+ */
+export type MetricsSnapshot =
+  | {
+      ok: true;
+      url: string;
+      takenAt: number;
+      /** Samples of the request counters of every server kind, by family name. */
+      counters: Map<string, Sample[]>;
+      /** Every family the exposition declared (a counter with no samples yet is declared but empty). */
+      families: Set<string>;
+    }
+  | { ok: false; url: string; takenAt: number; message: string };

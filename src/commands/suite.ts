@@ -30,20 +30,21 @@ export async function run(settings: Settings): Promise<number> {
   let run;
   try {
     let before = null;
-    let reconcileModule: typeof import('../prom/reconcile.js') | null = null;
+    let scrapeModule: typeof import('../probes/scrape.js') | null = null;
     if (settings.metricsUrl) {
-      reconcileModule = await import('../prom/reconcile.js');
+      scrapeModule = await import('../probes/scrape.js');
       progress.update(`Scraping ${settings.metricsUrl} before the suite`);
-      before = await reconcileModule.scrapeSnapshot(settings.metricsUrl, settings.requestTimeoutMs);
+      before = await scrapeModule.scrapeSnapshot(settings.metricsUrl, settings.requestTimeoutMs);
     }
     run = await runSuiteDetailed(settings, { url, progress, suite });
     // A 401 is a definite answer, not a server that could not be judged: a failed check naming the key option.
     if (run.unauthorized) checks.push(authCheck(run.unauthorized));
-    if (reconcileModule && before && settings.metricsUrl) {
+    if (scrapeModule && before && settings.metricsUrl) {
       progress.update(`Scraping ${settings.metricsUrl} after the suite`);
-      const after = await reconcileModule.scrapeSnapshot(settings.metricsUrl, settings.requestTimeoutMs);
+      const after = await scrapeModule.scrapeSnapshot(settings.metricsUrl, settings.requestTimeoutMs);
+      const { reconcile } = await import('../../checks/metrics/reconcile.js');
       // The plain requests after the probes got verdicts too, and the server counted them.
-      checks.push(...reconcileModule.reconcile(before, after, [...run.cases, ...run.followUps], run.requestsSent, settings.server));
+      checks.push(...reconcile(before, after, [...run.cases, ...run.followUps], run.requestsSent, settings.server));
     }
   } finally {
     progress.stop();

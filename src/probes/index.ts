@@ -23,6 +23,13 @@ const PROBES: ProbeTable = {
   model: async () => (await import('./model.js')).probeModelFolder,
   port: async () => (await import('./port.js')).probePort,
   hub: async () => (await import('./hub.js')).probeHub,
+  scrape: async () => (await import('./scrape.js')).probeScrape,
+  exposure: async () => (await import('./exposure.js')).probeExposure,
+};
+
+/** Probes bounded by another setting than --probe-timeout: a scrape may take up to --request-timeout. */
+const LIMITS: Partial<Record<FactName, (settings: Settings) => number>> = {
+  scrape: (settings) => settings.requestTimeoutMs,
 };
 
 /** The slowest probe starts first: nvidia-smi initialises NVML (hundreds of ms to seconds on a real host). */
@@ -42,8 +49,8 @@ function rank(name: FactName): number {
 export async function runProbe<K extends FactName>(name: K, settings: Settings, host: Host = localHost): Promise<ProbeOutcome<FactValue<K>>> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
-  // The probe's own commands stop at probeTimeoutMs; this is the net under them.
-  const limitMs = settings.probeTimeoutMs + 1000;
+  // The probe's own commands stop at probeTimeoutMs (or its LIMITS row); this is the net under them.
+  const limitMs = (LIMITS[name]?.(settings) ?? settings.probeTimeoutMs) + 1000;
   let timer: NodeJS.Timeout | undefined;
   try {
     const probe = (await PROBES[name]()) as Probe<K>;

@@ -3,7 +3,9 @@
  * through the doctor's own guard client, scrape again, reconcile.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { reconcile, scrapeSnapshot, type MetricsSnapshot } from '../../src/prom/reconcile.js';
+import { reconcile } from '../../checks/metrics/reconcile.js';
+import { scrapeSnapshot } from '../../src/probes/scrape.js';
+import type { MetricsSnapshot } from '../../src/facts.js';
 import { createGuardClient, type GuardClient } from '../../src/guard-client.js';
 import type { CaseResult, ServerKind } from '../../src/types.js';
 import { runCli } from '../helpers/cli.js';

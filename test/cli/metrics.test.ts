@@ -282,6 +282,18 @@ describe('metrics: an endpoint that cannot be scraped', () => {
     expect(stderr).not.toMatch(/at .*\.js:\d+/);
   });
 
+  it('one cause, one failure: the human report names the scrape as what the skipped checks need', async () => {
+    const e = await serveMetrics('');
+    await e.close();
+    const { exitCode, stdout } = await runCli(['metrics', '--url', e.url]);
+    expect(exitCode).toBe(1);
+    expect(stdout).toMatch(/✗ metrics\.scrape\s+connection refused by 127\.0\.0\.1:\d+: nothing listens there/);
+    for (const id of ['format', 'naming', 'expected', 'cardinality', 'exposure']) expect(stdout).toMatch(new RegExp(`- metrics\\.${id}\\s+skipped: needs metrics\\.scrape`));
+    expect(stdout).toContain('1 failed, 0 passed, 5 skipped (6 checks) exit 1');
+    const { json } = await runCli(['metrics', '--url', e.url, '--json']);
+    expect(byId(json, 'metrics.exposure').measured).toEqual({ blockedBy: 'metrics.scrape' });
+  });
+
   it('a wrong path (404) is a fail naming the status', async () => {
     const e = await endpoint(WEB_HEAD);
     const { exitCode, json } = await runCli(['metrics', '--url', e.url.replace('/metrics', '/metrix'), '--json']);

@@ -14,7 +14,10 @@ import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { ExpositionValidator } from '../../src/prom/parse.js';
-import { formatCheck, namingCheck } from '../../src/commands/metrics.js';
+import { judgeOne } from '../../src/judge.js';
+import { metricsFormat } from '../../checks/metrics/format.js';
+import { metricsNaming } from '../../checks/metrics/naming.js';
+import { metricsFacts, metricsSettings, scraped } from '../helpers/metrics-facts.js';
 import { ROOT, runCli } from '../helpers/cli.js';
 
 const DIR = path.join(ROOT, '..', 'shared', 'conformance', 'prometheus');
@@ -36,12 +39,15 @@ function loadCases(): Case[] {
 
 const CASES = loadCases();
 
+const SETTINGS = metricsSettings();
+
 /** The verdict as a user reads it: the format check of the bytes, fed in chunks like a scrape. */
 function judge(bytes: Buffer, chunkSize = 64 * 1024) {
   const validator = new ExpositionValidator();
   for (let i = 0; i < bytes.length; i += chunkSize) validator.push(bytes.subarray(i, i + chunkSize));
   const result = validator.end();
-  return { result, format: formatCheck(result, 'text/plain; version=0.0.4; charset=utf-8'), naming: namingCheck(result) };
+  const facts = metricsFacts(scraped(result, 'text/plain; version=0.0.4; charset=utf-8'));
+  return { result, format: judgeOne(metricsFormat, facts, SETTINGS), naming: judgeOne(metricsNaming, facts, SETTINGS) };
 }
 
 /** An observed verdict that accepted the bytes. */

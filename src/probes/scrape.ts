@@ -1,11 +1,19 @@
 /**
- * One scrape, streamed straight into the validator through the one HTTP client's streaming
- * mode: the body is never held whole; the time limit covers the whole exchange and a byte
- * limit stops a runaway endpoint.
+ * The scrape probe: one scrape of a metrics endpoint, streamed straight into the validator
+ * (src/prom/parse.ts) through the one HTTP client's streaming mode. The body is never held
+ * whole; --request-timeout covers the whole exchange (the probe runner's net sits just above
+ * it) and a byte limit stops a runaway endpoint. A failed scrape is a fact, not a throw:
+ * `metrics.scrape` judges it.
+ *
+ * `scrapeSnapshot` is the same scrape keeping only the request counters, for the
+ * before-and-after snapshots of `suite --metrics-url` (checks/metrics/reconcile.ts).
  */
-import { HttpError, request, type HttpFailureKind } from '../http.js';
+import type { MetricsSnapshot, ScrapeFailureKind, ScrapeOutcome } from '../facts.js';
+import { HttpError, request } from '../http.js';
 import { formatSeconds } from '../report/format.js';
-import { ExpositionValidator, type ValidationResult, type ValidatorOptions } from './parse.js';
+import type { Settings } from '../settings.js';
+import { ExpositionValidator, type ValidatorOptions } from '../prom/parse.js';
+import { REQUEST_COUNTERS, familyNames } from '../prom/expected.js';
 
 /** A metrics body larger than this is cut off and reported (Prometheus' own default is far lower in practice). */
 export const DEFAULT_SCRAPE_MAX_BYTES = 64 * 1024 * 1024;
@@ -14,28 +22,6 @@ export interface ScrapeOptions extends ValidatorOptions {
   timeoutMs: number;
   maxBytes?: number;
 }
-
-export type ScrapeFailureKind = HttpFailureKind | 'status' | 'too-large';
-
-export type ScrapeOutcome =
-  | {
-      ok: true;
-      url: string;
-      status: number;
-      contentType: string | null;
-      bytes: number;
-      durationMs: number;
-      result: ValidationResult;
-    }
-  | {
-      ok: false;
-      url: string;
-      kind: ScrapeFailureKind;
-      message: string;
-      /** The HTTP status, when the server answered with something other than 200. */
-      status?: number;
-      durationMs: number;
-    };
 
 /** The URL as it may be printed: a password in it becomes `***`. */
 export function redactUrl(url: string): string {
@@ -101,6 +87,22 @@ export async function scrapeMetrics(rawUrl: string, options: ScrapeOptions): Pro
         return failure(error.kind, error.message.replace(rawUrl, url));
     }
   }
+}
+
+/** The `scrape` fact: --url, scraped once. */
+export async function probeScrape(settings: Settings): Promise<ScrapeOutcome> {
+  if (settings.url === null) throw new Error('metrics needs --url');
+  return scrapeMetrics(settings.url, { timeoutMs: settings.requestTimeoutMs });
+}
+
+const COUNTER_FAMILIES = new Set(Object.values(REQUEST_COUNTERS).flatMap((c) => familyNames(c.name)));
+
+/** Scrape the request counters (the rest of the exposition is read and discarded). Never throws. */
+export async function scrapeSnapshot(url: string, timeoutMs: number): Promise<MetricsSnapshot> {
+  const takenAt = Date.now();
+  const outcome = await scrapeMetrics(url, { timeoutMs, keepSamples: (family) => COUNTER_FAMILIES.has(family) });
+  if (!outcome.ok) return { ok: false, url, takenAt, message: outcome.message };
+  return { ok: true, url, takenAt, counters: outcome.result.samples, families: new Set(outcome.result.families.map((f) => f.name)) };
 }
 
 function hostOf(url: string): string {
