@@ -202,7 +202,7 @@ describe.skipIf(skipPodman)('podman as the container runtime', { timeout: 240_00
     it('SIGINT while waiting removes the container this run started and exits 130', async () => {
       const name = containerName('sigint');
       const port = await freePort();
-      const child = await startUntilStderr(upArgs(name, port, '--no-suite', '--env', 'GUARD_LOAD_MS=600000'), 'Waiting for the server', podmanEnv());
+      const { child } = await startUntilStderr(upArgs(name, port, '--no-suite', '--env', 'GUARD_LOAD_MS=600000'), 'Waiting for the server', podmanEnv());
       expect(await podmanState(name)).toBe('running');
       child.kill('SIGINT');
       const result = await child;

@@ -242,7 +242,7 @@ describe.skipIf(skipDocker)('up with a real Docker daemon', () => {
     /** Starts `up` as a user would and interrupts it with `signal` once it waits on the started container. */
     async function interruptWhileWaiting(name: string, signal: NodeJS.Signals, ...more: string[]) {
       const port = await freePort();
-      const child = await startUntilStderr(upArgs(name, port, '--no-suite', '--env', 'GUARD_LOAD_MS=600000', ...more), 'Waiting for the server');
+      const { child } = await startUntilStderr(upArgs(name, port, '--no-suite', '--env', 'GUARD_LOAD_MS=600000', ...more), 'Waiting for the server');
       expect(await inspectState(name)).toBe('running');
       child.kill(signal);
       return child;

@@ -83,7 +83,8 @@ export async function runCli(args: string[], options: CliOptions = {}): Promise<
 /**
  * Starts the built program as a user would (no CI, a plain terminal's environment plus `env`) and
  * resolves once its stderr shows `text`, e.g. to interrupt `up` while it waits. Rejects with what it
- * printed when it ends first.
+ * printed when it ends first. The process comes back inside an object: a subprocess is itself a
+ * promise, so returning it bare from an async function would wait for it to end.
  */
 export async function startUntilStderr(args: string[], text: string, env: Record<string, string | undefined> = {}) {
   const child = execa(process.execPath, [BIN, ...args], {
@@ -107,5 +108,5 @@ export async function startUntilStderr(args: string[], text: string, env: Record
       reject(new Error(`the program ended before printing ${JSON.stringify(text)}: ${stderr}`));
     });
   });
-  return child;
+  return { child };
 }
