@@ -15,6 +15,7 @@ import { modelFiles } from './model-files.js';
 import { modelPermissions } from './model-permissions.js';
 import { hostMemory } from './host-memory.js';
 import { portFree } from './port-free.js';
+import { WATCH_CHECKS } from './watch/index.js';
 
 export const PREFLIGHT_CHECKS: readonly Check[] = [
   gpuDriver,
@@ -79,14 +80,8 @@ export const CHECK_TABLES = {
     entry('host.tunnel', 'SSH forward to the server'),
     entry('docker.host', 'Docker daemon is on the judged machine'),
   ],
-  // src/commands/watch.ts: one watch.process.<pid> per compute process, one watch.gpu.<index> per GPU.
-  watch: [
-    entry('watch.sampling', 'GPU memory sampling'),
-    entry('watch.load', 'Steady load from the suite'),
-    entry('watch.processes', 'GPU memory per process'),
-    entry('watch.process.<pid>', 'GPU memory of process <pid>'),
-    entry('watch.gpu.<index>', 'Used memory of GPU <index>'),
-  ],
+  // checks/watch/: one watch.process.<pid> per compute process, one watch.gpu.<index> per GPU.
+  watch: WATCH_CHECKS.map((c) => entry(c.id, c.title)),
 } as const satisfies Record<string, readonly CheckEntry[]>;
 
 export type TableName = keyof typeof CHECK_TABLES;
