@@ -15,7 +15,7 @@ import type { HostOutcome } from '../fleet/report.js';
 import type { SshHost } from '../ssh.js';
 import { buildReport } from '../report/outcome.js';
 import { emitReport } from '../report/emit.js';
-import { createProgress } from '../report/progress.js';
+import { createProgress, type Progress } from '../report/progress.js';
 import { renderWatchReport, trendTable, watchTitle } from '../report/watch.js';
 import { seconds } from '../watch/format.js';
 import { validateWatch, watchDocument, watchOn } from '../watch/run.js';
@@ -46,7 +46,10 @@ export async function run(settings: Settings): Promise<number> {
 
 /** `watch --host`: the same watch with the host as executor; Ctrl-C (`signal`) ends it early, still reported. */
 export async function watchOnHost(settings: Settings, host: SshHost, signal: AbortSignal): Promise<HostOutcome> {
-  const progress = await createProgress(settings.output, { when: 'never' });
+  // Hosts run side by side: no spinner, only the lines that should stay, each naming its host.
+  const say = (line: string) => process.stderr.write(`guard-doctor: ${host.label}: ${line}\n`);
+  const progress: Progress = { update() {}, log: say, succeed: say, fail: say, stop() {} };
+  say(`watching GPU memory every ${seconds(settings.intervalMs)} for ${seconds(settings.durationMs)}${settings.url ? ` while running the suite against ${settings.url} from this machine` : ''} (Ctrl-C ends early)`);
   const watched = await watchOn(settings, host, signal, progress);
   const table = trendTable(watched.trends);
   return {

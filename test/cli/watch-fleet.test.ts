@@ -117,8 +117,14 @@ describe.skipIf(skip !== null)('watch --host over real SSH', () => {
       reject: false,
       timeout: 120_000,
     });
-    // No progress lines with --host: give the host a few seconds of samples, then interrupt.
-    await new Promise((resolve) => setTimeout(resolve, 6000));
+    // The host's start line says the watch began; give it a few seconds of samples, then interrupt.
+    await new Promise<void>((resolve) => {
+      let seen = '';
+      child.stderr!.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (seen.includes('guard-doctor: gpu-ctrlc: watching GPU memory every 0.3 s for 600 s')) setTimeout(resolve, 4000);
+      });
+    });
     child.kill('SIGINT');
     const result = await child;
     const json = JSON.parse(String(result.stdout));
