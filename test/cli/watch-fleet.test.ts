@@ -33,6 +33,16 @@ describe('watch --host: bad input before any host is reached', () => {
     expect(result.stderr).toContain('--url drives one server from this machine, but 2 hosts are given (--host/--hosts)');
   });
 
+  it('--parallel 0 and a --hosts file that is not there are usage errors naming the option (exit 2)', async () => {
+    const parallel = await runCli(['watch', '--host', 'gpu-a', '--parallel', '0'], { fakeBin: false });
+    expect(parallel.exitCode).toBe(2);
+    expect(parallel.stderr).toContain('--parallel');
+    const hosts = await runCli(['watch', '--hosts', '/nonexistent/gpus.txt'], { fakeBin: false });
+    expect(hosts.exitCode).toBe(2);
+    expect(hosts.stderr).toContain('--hosts');
+    expect(hosts.stderr).toContain('/nonexistent/gpus.txt');
+  });
+
   it('an interval too long for the duration is the same usage error as on this machine (exit 2)', async () => {
     const result = await runCli(['watch', '--host', 'gpu-a', '--interval', '10', '--duration', '20'], { fakeBin: false });
     expect(result.exitCode).toBe(2);
