@@ -24,7 +24,9 @@ function env(host: string, extra: Record<string, string> = {}) {
 }
 
 const byId = (json: any, id: string) => (json.checks as any[]).find((c) => c.id === id);
-const SHORT = ['--interval', '0.2', '--duration', '2'];
+// The planned samples are taken even when nvidia-smi is slower than the interval, up to the duration plus
+// one --probe-timeout: a generous limit keeps all 11 on a loaded machine (the fake nvidia-smi is a node process).
+const SHORT = ['--interval', '0.2', '--duration', '2', '--probe-timeout', '60'];
 
 describe('watch: per-process memory', () => {
   it('memory that keeps rising warns with its growth in MiB/min, the flat process passes', async () => {
