@@ -17,9 +17,9 @@ export function toWatchSample(tMs: number, sample: GpuMemorySample, gpu: number 
   if (gpu !== null && chosen.length === 0 && sample.gpus.length > 0) {
     return { tMs, gpus: [], processes: [], error: `there is no GPU ${gpu} on this host (nvidia-smi lists ${sample.gpus.map((g) => g.index).join(', ')})`, errorKind: 'no-such-gpu' };
   }
-  const uuids = new Set(chosen.map((g) => g.uuid).filter(Boolean));
-  // A process whose GPU nvidia-smi does not name is kept: it may be on the chosen one.
-  const processes = sample.processes.filter((p) => gpu === null || p.gpuUuid === null || uuids.has(p.gpuUuid));
+  const uuids = new Set(chosen.map((g) => g.uuid));
+  // A process whose GPU nvidia-smi does not name, or a chosen GPU without a uuid, keeps the process: it may be on the chosen one.
+  const processes = sample.processes.filter((p) => gpu === null || p.gpuUuid === null || uuids.has(null) || uuids.has(p.gpuUuid));
   return {
     tMs,
     gpus: chosen.map((g) => ({ index: g.index, usedMiB: g.usedMiB, ...(g.migEnabled ? { mig: true as const } : {}) })),
