@@ -21,6 +21,7 @@ import { metricsNaming } from './metrics/naming.js';
 import { metricsExpected } from './metrics/expected.js';
 import { metricsCardinality } from './metrics/cardinality.js';
 import { metricsExposure } from './metrics/exposure.js';
+import { WATCH_CHECKS } from './watch/index.js';
 
 export const PREFLIGHT_CHECKS: readonly Check[] = [
   gpuDriver,
@@ -81,14 +82,8 @@ export const CHECK_TABLES = {
     entry('host.tunnel', 'SSH forward to the server'),
     entry('docker.host', 'Docker daemon is on the judged machine'),
   ],
-  // src/commands/watch.ts: one watch.process.<pid> per compute process, one watch.gpu.<index> per GPU.
-  watch: [
-    entry('watch.sampling', 'GPU memory sampling'),
-    entry('watch.load', 'Steady load from the suite'),
-    entry('watch.processes', 'GPU memory per process'),
-    entry('watch.process.<pid>', 'GPU memory of process <pid>'),
-    entry('watch.gpu.<index>', 'Used memory of GPU <index>'),
-  ],
+  // checks/watch/: one watch.process.<pid> per compute process, one watch.gpu.<index> per GPU.
+  watch: WATCH_CHECKS.map((c) => entry(c.id, c.title)),
 } as const satisfies Record<string, readonly CheckEntry[]>;
 
 export type TableName = keyof typeof CHECK_TABLES;

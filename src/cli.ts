@@ -174,13 +174,13 @@ Examples:
     false,
   );
 
-  reportOptions(
+  fleetOptions(reportOptions(
     program
       .command('watch')
-      .description('sample GPU memory per process and report growth')
+      .description('sample GPU memory per process and report growth (with --host: on that host over SSH)')
       .option('--interval <sec>', 'seconds between samples (default 5)')
       .option('--duration <sec>', 'seconds to watch (default 300)')
-      .option('--url <url>', 'also drive the suite in a loop against this server while watching')
+      .option('--url <url>', 'also drive the suite in a loop against this server while watching; with --host (one host) the load is driven from this machine against the URL as given')
       .option('--server <kind>', 'vllm or web, with --url (default vllm)')
       .option('--model <name>', 'served model name, with --url')
       .option('--request-timeout <sec>', 'time limit for one suite request, with --url (default 120)')
@@ -188,9 +188,9 @@ Examples:
       .option('--tag <tag>', 'drive only cases with this tag, with --url (repeatable)', collect)
       .option('--api-key-env <name>', `${API_KEY_HELP}, with --url`)
       .option('--gpu <index>', 'only this GPU')
-      .option('--probe-timeout <sec>', 'time limit for each nvidia-smi call (default 10)'),
+      .option('--probe-timeout <sec>', 'time limit for each nvidia-smi sample, and the SSH connection limit with --host (default 10)'),
     false,
-  );
+  ));
 
   for (const cmd of program.commands) {
     cmd.action(async (...args: unknown[]) => {

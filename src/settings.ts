@@ -157,7 +157,7 @@ const CONFIG_KEYS = new Set([
 ]);
 
 /** The commands that act on --host. */
-export const FLEET_COMMANDS = new Set(['check', 'up', 'suite', 'down', 'diagnose']);
+export const FLEET_COMMANDS = new Set(['check', 'up', 'suite', 'down', 'diagnose', 'watch']);
 
 function camel(key: string): string {
   return key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

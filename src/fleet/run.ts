@@ -33,6 +33,8 @@ async function unitFor(command: string): Promise<HostUnit> {
       return diagnoseOnHost;
     case 'up':
       return (await import('./up.js')).upOnHost;
+    case 'watch':
+      return (await import('../commands/watch.js')).watchOnHost;
     default:
       throw new UsageError(`${command} does not take --host`);
   }
@@ -73,6 +75,7 @@ function validate(settings: Settings): void {
 
 export async function runFleet(settings: Settings): Promise<number> {
   validate(settings);
+  if (settings.command === 'watch') (await import('../watch/run.js')).validateWatch(settings);
   // A dry run prints the run command, the same for every host, and touches none of them.
   if (settings.command === 'up' && settings.dryRun) return (await import('../commands/up.js')).run(settings);
   // An invalid --cases file is a usage error before any host is contacted.
@@ -96,9 +99,9 @@ export async function runFleet(settings: Settings): Promise<number> {
       const reach = reachableCheck(target.raw, connection, connectTimeoutMs);
       if (!connection.ok) return hostReport(settings.command, target.raw, { checks: [reach], exitCode: guard.signal.aborted ? EXIT.interrupted : EXIT.undetermined }, settings.strict);
       try {
-        // up cleans up after itself on Ctrl-C (removing what it started); the others just stop waiting.
+        // up cleans up after itself on Ctrl-C (removing what it started) and watch reports what it sampled; the others just stop waiting.
         const work = unit(settings, host, guard.signal);
-        const outcome = await (settings.command === 'up' ? work : abortable(work, guard.signal));
+        const outcome = await (settings.command === 'up' || settings.command === 'watch' ? work : abortable(work, guard.signal));
         return hostReport(settings.command, target.raw, { ...outcome, checks: [reach, ...(outcome.checks ?? [])] }, settings.strict);
       } catch (error) {
         const interrupted = error instanceof Interrupted;

@@ -122,3 +122,27 @@ export function theilSenSlope(points: readonly MemoryPoint[]): number | null {
 function round1(n: number): number {
   return Math.round(n * 10) / 10;
 }
+
+/** One trend per process and per GPU, in pid and index order. */
+export interface Trends {
+  processes: Map<number, Trend>;
+  gpus: Map<number, Trend>;
+}
+
+/** The readable figures of the samples, as one series per process and per GPU, each fitted. */
+export function trendsOf(samples: ReadonlyArray<{ tMs: number; error?: string; gpus: ReadonlyArray<{ index: number; usedMiB: number | null }>; processes: ReadonlyArray<{ pid: number; usedMiB: number | null }> }>): Trends {
+  const processPoints = new Map<number, MemoryPoint[]>();
+  const gpuPoints = new Map<number, MemoryPoint[]>();
+  const add = (m: Map<number, MemoryPoint[]>, key: number, point: MemoryPoint) => {
+    const list = m.get(key);
+    if (list) list.push(point);
+    else m.set(key, [point]);
+  };
+  for (const s of samples) {
+    if (s.error) continue;
+    for (const p of s.processes) if (p.usedMiB !== null) add(processPoints, p.pid, { tMs: s.tMs, usedMiB: p.usedMiB });
+    for (const g of s.gpus) if (g.usedMiB !== null) add(gpuPoints, g.index, { tMs: s.tMs, usedMiB: g.usedMiB });
+  }
+  const fit = (m: Map<number, MemoryPoint[]>) => new Map([...m].sort(([a], [b]) => a - b).map(([k, points]) => [k, fitTrend(points)]));
+  return { processes: fit(processPoints), gpus: fit(gpuPoints) };
+}

@@ -3,7 +3,7 @@
  * stays flat, or spikes once; and the trend rule on its own.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -24,7 +24,9 @@ function env(host: string, extra: Record<string, string> = {}) {
 }
 
 const byId = (json: any, id: string) => (json.checks as any[]).find((c) => c.id === id);
-const SHORT = ['--interval', '0.2', '--duration', '2'];
+// The planned samples are taken even when nvidia-smi is slower than the interval, up to the duration plus
+// one --probe-timeout: a generous limit keeps all 11 on a loaded machine (the fake nvidia-smi is a node process).
+const SHORT = ['--interval', '0.2', '--duration', '2', '--probe-timeout', '60'];
 
 describe('watch: per-process memory', () => {
   it('memory that keeps rising warns with its growth in MiB/min, the flat process passes', async () => {
@@ -76,6 +78,26 @@ describe('watch: per-process memory', () => {
     expect(byId(json, 'watch.process.48213')).toBeDefined();
     // 51877 has one readable sample, then [N/A]: too few to judge.
     expect(byId(json, 'watch.process.51877')).toMatchObject({ status: 'skip', summary: expect.stringContaining('only 1 sample') });
+  });
+});
+
+describe('watch: through the GPU probe', () => {
+  it('each sample is two nvidia-smi calls: the compute apps and the GPU query, no more', async () => {
+    const log = path.join(tmp, 'calls.log');
+    const { json } = await runCli(['watch', ...SHORT, '--json'], { env: env(path.join(FIXTURES, 'watch', 'flat'), { FAKE_NVIDIA_SMI_LOG: log }) });
+    const calls = readFileSync(log, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as string[]);
+    const samples = json.watch.samples.length;
+    expect(samples).toBeGreaterThanOrEqual(LEAK_RULE.minSamples);
+    expect(calls).toHaveLength(2 * samples);
+    expect(calls.filter((c) => c[0]!.startsWith('--query-gpu=')).map((c) => c[0])).toEqual(Array(samples).fill('--query-gpu=index,uuid,memory.used,memory.total,mig.mode.current'));
+    expect(calls.filter((c) => c[0]!.startsWith('--query-compute-apps='))).toHaveLength(samples);
+  });
+
+  it('--help names --host and says where the --url load comes from', async () => {
+    const { exitCode, stdout } = await runCli(['watch', '--help']);
+    expect(exitCode).toBe(0);
+    expect(stdout).toContain('--host <target>');
+    expect(stdout).toContain('driven from this machine against the URL as given');
   });
 });
 
