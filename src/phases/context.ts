@@ -36,6 +36,8 @@ export interface UpRun {
   runCommand: RunCommand;
   /** How the doctor reaches the server (for a fleet host: a local forward). */
   url: string;
+  /** How the doctor reaches --metrics-url (for a fleet host: a local forward, set once launched), or null. */
+  metricsUrl: string | null;
   suite: Suite | null;
   checks: CheckResult[];
   cases?: CaseResult[];

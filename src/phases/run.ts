@@ -63,6 +63,8 @@ export function createUpRun(options: UpRunOptions): UpRun {
     ]),
     runCommand: buildRunCommand(settings),
     url,
+    // A fleet host's metrics URL names a port on the host: reachable only once `reach` opens its forward.
+    metricsUrl: options.host.remote ? null : settings.metricsUrl,
     suite: options.suite,
     checks: [],
     launch: { container: settings.name, image: settings.image, url, coldMs: null, warmP50Ms: null },

@@ -3,7 +3,15 @@ import { authCheck } from '../api-key.js';
 import { abortable } from '../launch/signals.js';
 import { latencyStats } from '../suite/report.js';
 import { runSuiteDetailed } from '../suite/run.js';
+import type { CheckResult } from '../types.js';
 import type { UpRun } from './context.js';
+
+/** Through a forward the doctor scraped a local port: the report names the URL the user gave, on its host. */
+export function asTheUserNamedIt(check: CheckResult, scraped: string, given: string | null, hostLabel: string): CheckResult {
+  if (!given || scraped === given) return check;
+  const named = `${given} on ${hostLabel} (through an SSH forward)`;
+  return { ...check, summary: check.summary.split(scraped).join(named) };
+}
 
 export async function suitePhase(run: UpRun): Promise<void> {
   const { settings, suite } = run;
@@ -11,14 +19,16 @@ export async function suitePhase(run: UpRun): Promise<void> {
   if (!suite) return;
   run.progress.update(`Running the edge-case suite (${suite.cases.length} cases)`);
   let before = null;
-  // On a fleet host the metrics endpoint is the host's; the doctor scrapes only this machine's URLs.
-  const metricsUrl = run.host.remote ? null : settings.metricsUrl;
+  // On a fleet host this is the local end of a forward to the host's metrics port (src/fleet/up.ts).
+  const metricsUrl = run.metricsUrl;
   const reconcileModule = metricsUrl ? await import('../prom/reconcile.js') : null;
   if (reconcileModule && metricsUrl) before = await abortable(reconcileModule.scrapeSnapshot(metricsUrl, settings.requestTimeoutMs), watcher.signal);
   const suiteRun = await abortable(runSuiteDetailed(settings, { url: run.url, progress: run.progress, suite, signal: watcher.signal }), watcher.signal);
   if (reconcileModule && before && metricsUrl) {
     const after = await abortable(reconcileModule.scrapeSnapshot(metricsUrl, settings.requestTimeoutMs), watcher.signal);
-    run.checks.push(...reconcileModule.reconcile(before, after, suiteRun.cases, suiteRun.requestsSent, settings.server));
+    // The plain requests after the probes got verdicts too, and the server counted them (as `suite` does).
+    const checks = reconcileModule.reconcile(before, after, [...suiteRun.cases, ...suiteRun.followUps], suiteRun.requestsSent, settings.server);
+    run.checks.push(...checks.map((c) => asTheUserNamedIt(c, metricsUrl, settings.metricsUrl, run.host.label)));
   }
   if (suiteRun.unauthorized) run.checks.push(authCheck(suiteRun.unauthorized));
   run.cases = suiteRun.cases;
