@@ -1,5 +1,5 @@
 /** The suite phase: the edge-case suite against the warm server (and, with --metrics-url, the reconciliation). */
-import { authCheck } from '../api-key.js';
+import { authFailed } from '../../checks/server/auth.js';
 import { abortable } from '../launch/signals.js';
 import { latencyStats } from '../suite/report.js';
 import { runSuiteDetailed } from '../suite/run.js';
@@ -30,7 +30,7 @@ export async function suitePhase(run: UpRun): Promise<void> {
     const checks = reconcileModule.reconcile(before, after, [...suiteRun.cases, ...suiteRun.followUps], suiteRun.requestsSent, settings.server);
     run.checks.push(...checks.map((c) => asTheUserNamedIt(c, metricsUrl, settings.metricsUrl, run.host.label)));
   }
-  if (suiteRun.unauthorized) run.checks.push(authCheck(suiteRun.unauthorized));
+  if (suiteRun.unauthorized) run.checks.push(authFailed(suiteRun.unauthorized));
   run.cases = suiteRun.cases;
   const latency = latencyStats(run.cases);
   run.fields.suite = { name: suite.name, file: suite.file, servedModel: suiteRun.servedModel, requestsSent: suiteRun.requestsSent, durationMs: suiteRun.durationMs, latency: { p50Ms: latency.p50, p95Ms: latency.p95, p99Ms: latency.p99, maxMs: latency.max } };
