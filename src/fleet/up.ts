@@ -9,13 +9,16 @@ import type { Settings } from '../settings.js';
 import { paint } from '../report/style.js';
 import { curlExample } from '../launch/render.js';
 import { loadSuite } from '../suite/load.js';
+import { hostHubSettings } from '../hub-settings.js';
 import { createUpRun, runUp } from '../phases/run.js';
 import type { UpRun } from '../phases/context.js';
 import type { SshHost } from '../ssh.js';
 import { tunnelTo, tunnelFailedCheck, type Tunnel } from './suite.js';
 import type { HostOutcome } from './report.js';
 
-export async function upOnHost(settings: Settings, host: SshHost, signal: AbortSignal): Promise<HostOutcome> {
+export async function upOnHost(given: Settings, host: SshHost, signal: AbortSignal): Promise<HostOutcome> {
+  // A hub source: the host's cache is judged and mounted, not this machine's.
+  const settings = await hostHubSettings(given, host);
   if (settings.publishHost !== '127.0.0.1' && settings.publishHost !== 'localhost') {
     // Published elsewhere the server would be open to the host's network; the forward needs loopback anyway.
     throw new UsageError(`--publish-host ${settings.publishHost}: with --host the server is published on each host's 127.0.0.1 and reached through SSH; leave --publish-host out`);
