@@ -11,6 +11,7 @@ import path from 'node:path';
 import { BIN, runCli, type CliResult } from '../helpers/cli.js';
 import { skipDocker, testImage } from '../helpers/docker.js';
 import { removeTempDirs, tempDir, writeModelFolder } from '../helpers/model-folder.js';
+import { writeHfCache } from '../helpers/hub.js';
 import { fleetUnavailable, startFleet, type Fleet } from '../helpers/sshd.js';
 import { freePort } from '../helpers/free-port.js';
 
@@ -20,6 +21,8 @@ const names: string[] = [];
 let fleet: Fleet;
 let modelDir: string;
 let tmp: string;
+/** gpu-a's HF_HOME (its login environment says so); a folder the test's docker sees too. */
+let hostHfHome: string;
 
 async function inspectState(name: string): Promise<string | null> {
   const result = await execa('docker', ['inspect', '--format', '{{.State.Status}}', name], { reject: false, timeout: 30_000 });
@@ -43,7 +46,8 @@ function run(args: string[], timeoutMs = 600_000): Promise<CliResult> {
 
 describe.skipIf(skipDocker || fleetUnavailable() !== null)('fleet: up, suite, down, diagnose with --host', () => {
   beforeAll(async () => {
-    fleet = await startFleet([{ alias: 'gpu-a', smi: 'h100', dockerInfo: 'docker-info-20.10-nvidia-runtime.json' }]);
+    hostHfHome = await tempDir('gd-fleet-hfhome-');
+    fleet = await startFleet([{ alias: 'gpu-a', smi: 'h100', dockerInfo: 'docker-info-20.10-nvidia-runtime.json', env: { HF_HOME: hostHfHome } }]);
     tmp = path.join(fleet.dir, 'tmp');
     await mkdir(tmp);
     modelDir = path.join(await tempDir('gd-fleet-up-'), 'Qwen3Guard-Gen-4B');
@@ -128,6 +132,28 @@ describe.skipIf(skipDocker || fleetUnavailable() !== null)('fleet: up, suite, do
     expect(reconcile[0].summary).toContain(`could not scrape ${metricsUrl} on gpu-a (through an SSH forward) before the suite`);
     expect(a.exitCode).toBe(3);
     expect(result.exitCode).toBe(3);
+  }, 900_000);
+
+  it('up --host --source hf: the host\'s own cache (its HF_HOME) is judged and mounted, not this machine\'s', async () => {
+    await writeHfCache(hostHfHome, { size: '4B' });
+    const localHome = await tempDir('gd-fleet-localhf-');
+    const name = containerName('hub');
+    const port = await freePort();
+    const result = await runCli(['up', '--host', 'gpu-a', '--cpu', '--image', testImage()!, '--model', 'qwen3guard-gen-4b', '--port', String(port), '--name', name, '--no-suite', '--json', ...LIMITS], {
+      fakeBin: false,
+      env: { ...fleet.env, TMPDIR: tmp, HF_HOME: localHome, HF_HUB_OFFLINE: '1', HF_TOKEN: SECRET },
+      timeoutMs: 600_000,
+    });
+    expect(result.stdout + result.stderr).not.toContain(SECRET);
+    const [a] = result.json.hosts;
+    expect(a.exitCode, JSON.stringify(a.checks)).toBe(0);
+    const source = a.checks.find((c: { id: string }) => c.id === 'model.source');
+    expect(source.summary).toContain(`Qwen/Qwen3Guard-Gen-4B is complete in the cache (${hostHfHome}/hub/models--Qwen--Qwen3Guard-Gen-4B/snapshots/`);
+    expect(source.measured).toMatchObject({ cacheDir: `${hostHfHome}/hub` });
+    const inspect = JSON.parse((await execa('docker', ['inspect', name])).stdout)[0];
+    expect(inspect.Mounts).toContainEqual(expect.objectContaining({ Source: hostHfHome, Destination: '/root/.cache/huggingface', RW: true }));
+    expect(inspect.Mounts.map((m: { Source: string }) => m.Source)).not.toContain(localHome);
+    expect(inspect.Config.Cmd.slice(0, 1)).toEqual(['Qwen/Qwen3Guard-Gen-4B']);
   }, 900_000);
 
   it('Ctrl-C removes only the container this run started, closes the tunnels and the SSH connections', async () => {
