@@ -22,6 +22,7 @@ import { metricsExpected } from './metrics/expected.js';
 import { metricsCardinality } from './metrics/cardinality.js';
 import { metricsExposure } from './metrics/exposure.js';
 import { WATCH_CHECKS } from './watch/index.js';
+import { containerName, serverAuth, serverReady, serverSuite, serverWarm } from './server/index.js';
 
 export const PREFLIGHT_CHECKS: readonly Check[] = [
   gpuDriver,
@@ -56,10 +57,12 @@ export interface CheckEntry {
 const entry = (id: string, title: string): CheckEntry => ({ group: id.slice(0, id.indexOf('.')), id, title });
 
 const PREFLIGHT_TABLE: readonly CheckEntry[] = PREFLIGHT_CHECKS.map((c) => entry(c.id, c.title));
-const SERVER_READY = entry('server.ready', 'Server answers');
-const SERVER_WARM = entry('server.warm', 'Warm-up requests');
+/** Results a phase builds (checks/server/): their specs, so the table and the builders share one id and title. */
+const fromSpec = (spec: { id: string; title: string }): CheckEntry => entry(spec.id, spec.title);
+const SERVER_READY = fromSpec(serverReady);
+const SERVER_WARM = fromSpec(serverWarm);
 /** A 401 from a keyed server (src/api-key.ts): up and suite report it. */
-const SERVER_AUTH = entry('server.auth', 'API key');
+const SERVER_AUTH = fromSpec(serverAuth);
 /** `suite --metrics-url` and `up --metrics-url`: the counters against the verdicts (src/prom/reconcile.ts). */
 const RECONCILE = [
   entry('metrics.reconcile.requests', 'Request counter matches the requests sent'),
@@ -69,9 +72,9 @@ const RECONCILE = [
 /** Every check id, per command, in the order that command's report prints them. */
 export const CHECK_TABLES = {
   check: PREFLIGHT_TABLE,
-  // src/commands/up.ts and src/launch/warm.ts; server.suite only when the container stops during the suite.
-  up: [...PREFLIGHT_TABLE, entry('container.name', 'Container name'), SERVER_READY, SERVER_WARM, SERVER_AUTH, entry('server.suite', 'Edge-case suite'), ...RECONCILE],
-  // src/commands/warm.ts and src/launch/warm.ts
+  // The phases in src/phases/, built with checks/server/; server.suite only when the container stops during the suite.
+  up: [...PREFLIGHT_TABLE, fromSpec(containerName), SERVER_READY, SERVER_WARM, SERVER_AUTH, fromSpec(serverSuite), ...RECONCILE],
+  // src/commands/warm.ts: the ready and warm phases, built with checks/server/
   warm: [SERVER_READY, SERVER_WARM],
   suite: [SERVER_AUTH, ...RECONCILE],
   // src/commands/metrics.ts, judged by checks/metrics/

@@ -86,7 +86,10 @@ export const modelSource = defineCheck({
   skip: (settings) => (settings.hub ? null : `the model is the folder given with ${settings.mount ? '--model-dir/--mount' : '--model-dir'} (--source dir); model.mount and model.files judge it`),
   judge({ hub, model }, settings): Judgement {
     if (!hub || !settings.hub) return { status: 'skip', summary: 'no hub source' };
-    return judgeSource(hub, model, settings);
+    const judged = judgeSource(hub, model, settings);
+    // A fleet host that could not ask the hub itself: the verdict says where it was judged from.
+    if (!hub.judgedFrom || hub.offline) return judged;
+    return { ...judged, summary: `${judged.summary}; ${hub.judgedFrom}`, measured: { ...judged.measured, judgedFrom: hub.judgedFrom } };
   },
 });
 

@@ -7,7 +7,6 @@
  * The key is a secret. `ApiKey` holds the value where nothing prints it by accident: JSON,
  * string conversion and util.inspect show only the name of the variable it came from.
  */
-import type { CheckResult } from './types.js';
 
 /** vLLM reads its key from this variable; the doctor reads it from there by default too. */
 export const DEFAULT_API_KEY_ENV = 'VLLM_API_KEY';
@@ -76,9 +75,4 @@ export function unauthorizedProblem(key: ApiKey | null, request: string, status 
     summary: `${answered}: the server rejected the API key from ${key.describe()}`,
     fix: `check that ${key.describe()} holds the key the server was started with (its --api-key or VLLM_API_KEY), or name another variable with --api-key-env NAME`,
   };
-}
-
-/** A 401 that ended a run, as the report's check (`server.auth`): a failure, never a pass or a "could not tell". */
-export function authCheck(problem: { summary: string; fix: string }): CheckResult {
-  return { id: 'server.auth', title: 'API key', status: 'fail', summary: problem.summary, fix: problem.fix, durationMs: 0 };
 }

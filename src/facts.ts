@@ -384,6 +384,11 @@ export interface HubFacts {
   cacheDir: string;
   diskPath: string;
   diskFreeBytes: number | null;
+  /**
+   * Set when the hub could not be asked from where the server runs (a fleet host without curl)
+   * and was asked from this machine instead: the words the report adds. Unset: asked from there.
+   */
+  judgedFrom?: string;
 }
 
 // ---- metrics: one scrape of --url and its exposure on this host (src/probes/scrape.ts, src/probes/exposure.ts) ----

@@ -9,6 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { HF, HUB_PASS_ENV, MODELSCOPE, envTrue, hubRepoId, type HubSource } from './data/hub.js';
 import type { ModelSpec } from './data/models.js';
+import type { Host } from './exec.js';
+import type { Settings } from './settings.js';
+import { errorMessage } from './errors.js';
 
 export interface HubMount {
   hostPath: string;
@@ -40,6 +43,11 @@ export interface HubSettings {
   proxyFrom: string | null;
   /** The doctor's variables handed to the container by name (`--env NAME`, the value through the CLI's environment). */
   passEnv: { key: string; value: string }[];
+  /**
+   * The machine whose file system holds cacheDir (and that asks the hub): unset for this
+   * machine; a fleet host once hostHubSettings resolved the cache there.
+   */
+  cacheHost?: Host;
 }
 
 type Env = Record<string, string | undefined>;
@@ -60,10 +68,8 @@ export function resolveHubSettings(source: HubSource, model: ModelSpec, env: Env
   const offline = envTrue(env.HF_HUB_OFFLINE);
   const proxyFrom = ['HTTPS_PROXY', 'https_proxy', 'ALL_PROXY', 'all_proxy'].find((name) => nonEmpty(env[name]) !== null) ?? null;
 
+  const location = hubCacheLocation(source, repoId, env, home, cwd);
   if (source === 'modelscope') {
-    const fromEnv = nonEmpty(env.MODELSCOPE_CACHE);
-    const cacheDir = fromEnv ? abs(fromEnv) : path.join(home, '.cache', 'modelscope', 'hub');
-    const folders = MODELSCOPE.modelFolder(repoId);
     const domain = nonEmpty(env.MODELSCOPE_DOMAIN);
     return {
       source,
@@ -73,26 +79,12 @@ export function resolveHubSettings(source: HubSource, model: ModelSpec, env: Env
       offline,
       token: nonEmpty(env.MODELSCOPE_API_TOKEN),
       tokenFrom: nonEmpty(env.MODELSCOPE_API_TOKEN) ? 'MODELSCOPE_API_TOKEN' : null,
-      cacheDir,
-      cacheDirFrom: fromEnv ? 'MODELSCOPE_CACHE' : 'the default ~/.cache/modelscope/hub',
-      repoDirs: [path.join(cacheDir, folders.current), path.join(cacheDir, folders.legacy)],
-      mounts: [{ hostPath: cacheDir, containerPath: MODELSCOPE.containerCache }],
+      ...location.cache,
       proxyFrom,
       passEnv,
     };
   }
-
-  const hfHomeEnv = nonEmpty(env.HF_HOME);
-  const xdg = nonEmpty(env.XDG_CACHE_HOME);
-  const hfHome = hfHomeEnv ? abs(hfHomeEnv) : path.join(xdg ? abs(xdg) : path.join(home, '.cache'), 'huggingface');
-  const hubCacheEnv = nonEmpty(env.HF_HUB_CACHE) ?? nonEmpty(env.HUGGINGFACE_HUB_CACHE);
-  const cacheDir = hubCacheEnv ? abs(hubCacheEnv) : path.join(hfHome, HF.hubSubfolder);
-  const cacheDirFrom = hubCacheEnv
-    ? env.HF_HUB_CACHE !== undefined ? 'HF_HUB_CACHE' : 'HUGGINGFACE_HUB_CACHE'
-    : hfHomeEnv ? 'HF_HOME' : xdg ? 'XDG_CACHE_HOME' : 'the default ~/.cache/huggingface';
-  // The whole HF home goes in (it also holds the login token); a hub cache kept elsewhere goes in at its place.
-  const mounts: HubMount[] = [{ hostPath: hfHome, containerPath: HF.containerHome }];
-  if (cacheDir !== path.join(hfHome, HF.hubSubfolder)) mounts.push({ hostPath: cacheDir, containerPath: `${HF.containerHome}/${HF.hubSubfolder}` });
+  const hfHome = location.hfHome!;
 
   let token = nonEmpty(env.HF_TOKEN) ?? nonEmpty(env.HUGGING_FACE_HUB_TOKEN);
   let tokenFrom: string | null = token ? (nonEmpty(env.HF_TOKEN) ? 'HF_TOKEN' : 'HUGGING_FACE_HUB_TOKEN') : null;
@@ -116,13 +108,68 @@ export function resolveHubSettings(source: HubSource, model: ModelSpec, env: Env
     offline,
     token,
     tokenFrom,
-    cacheDir,
-    cacheDirFrom,
-    repoDirs: [path.join(cacheDir, HF.repoFolder(repoId))],
-    mounts,
+    ...location.cache,
     proxyFrom,
     passEnv,
   };
+}
+
+type CacheLocation = Pick<HubSettings, 'cacheDir' | 'cacheDirFrom' | 'repoDirs' | 'mounts'>;
+
+/** Where the hub client libraries keep the repos, from the variables they read (HF: HF_HOME, HF_HUB_CACHE, ...; ModelScope: MODELSCOPE_CACHE). */
+export function hubCacheLocation(source: HubSource, repoId: string, env: Env, home: string, cwd: string): { cache: CacheLocation; hfHome: string | null } {
+  const abs = (p: string) => path.resolve(cwd, expandHome(p, home));
+  if (source === 'modelscope') {
+    const fromEnv = nonEmpty(env.MODELSCOPE_CACHE);
+    const cacheDir = fromEnv ? abs(fromEnv) : path.join(home, '.cache', 'modelscope', 'hub');
+    const folders = MODELSCOPE.modelFolder(repoId);
+    return {
+      hfHome: null,
+      cache: {
+        cacheDir,
+        cacheDirFrom: fromEnv ? 'MODELSCOPE_CACHE' : 'the default ~/.cache/modelscope/hub',
+        repoDirs: [path.join(cacheDir, folders.current), path.join(cacheDir, folders.legacy)],
+        mounts: [{ hostPath: cacheDir, containerPath: MODELSCOPE.containerCache }],
+      },
+    };
+  }
+  const hfHomeEnv = nonEmpty(env.HF_HOME);
+  const xdg = nonEmpty(env.XDG_CACHE_HOME);
+  const hfHome = hfHomeEnv ? abs(hfHomeEnv) : path.join(xdg ? abs(xdg) : path.join(home, '.cache'), 'huggingface');
+  const hubCacheEnv = nonEmpty(env.HF_HUB_CACHE) ?? nonEmpty(env.HUGGINGFACE_HUB_CACHE);
+  const cacheDir = hubCacheEnv ? abs(hubCacheEnv) : path.join(hfHome, HF.hubSubfolder);
+  const cacheDirFrom = hubCacheEnv
+    ? env.HF_HUB_CACHE !== undefined ? 'HF_HUB_CACHE' : 'HUGGINGFACE_HUB_CACHE'
+    : hfHomeEnv ? 'HF_HOME' : xdg ? 'XDG_CACHE_HOME' : 'the default ~/.cache/huggingface';
+  // The whole HF home goes in (it also holds the login token); a hub cache kept elsewhere goes in at its place.
+  const mounts: HubMount[] = [{ hostPath: hfHome, containerPath: HF.containerHome }];
+  if (cacheDir !== path.join(hfHome, HF.hubSubfolder)) mounts.push({ hostPath: cacheDir, containerPath: `${HF.containerHome}/${HF.hubSubfolder}` });
+  return { hfHome, cache: { cacheDir, cacheDirFrom, repoDirs: [path.join(cacheDir, HF.repoFolder(repoId))], mounts } };
+}
+
+/** The variables that place the cache, read on a fleet host (its login environment, as its docker and hub clients see it). */
+export const HOST_CACHE_ENV = ['HOME', 'HF_HOME', 'HF_HUB_CACHE', 'HUGGINGFACE_HUB_CACHE', 'XDG_CACHE_HOME', 'MODELSCOPE_CACHE'] as const;
+/** A constant script: it prints each variable NUL-terminated; nothing from the user is in it. */
+const PRINT_CACHE_ENV = `printf '%s\\0' ${HOST_CACHE_ENV.map((v) => `"\${${v}-}"`).join(' ')}`;
+
+/**
+ * With --host, the cache that matters is the host's: the server there downloads into it and
+ * its container mounts it. The location is resolved from the host's own HOME, HF_HOME, ...;
+ * the rest (repo, endpoint, token, offline) stays the doctor's, as the server gets it from
+ * the doctor. Throws with the host's words when its environment cannot be read.
+ */
+export async function hostHubSettings(settings: Settings, host: Host): Promise<Settings> {
+  const hub = settings.hub;
+  if (!hub || !host.remote) return settings;
+  const result = await host.run('sh', ['-c', PRINT_CACHE_ENV], { timeoutMs: settings.probeTimeoutMs });
+  const values = result.stdout.split('\0');
+  if (result.exitCode !== 0 || values.length < HOST_CACHE_ENV.length + 1 || !values[0]!.startsWith('/')) {
+    throw new Error(`could not read where ${host.label} keeps the hub cache (HOME, HF_HOME, ...): ${errorMessage(result.stderr.trim() || `exit code ${result.exitCode}`)}`);
+  }
+  const env = Object.fromEntries(HOST_CACHE_ENV.map((name, i) => [name, values[i] === '' ? undefined : values[i]]));
+  const home = env.HOME!;
+  const location = hubCacheLocation(hub.source, hub.repoId, env, home, home).cache;
+  return { ...settings, hub: { ...hub, ...location, cacheDirFrom: `${location.cacheDirFrom} on ${host.label}`, cacheHost: host } };
 }
 
 /** Where a host path under one of the mounts appears inside the container, or null. */

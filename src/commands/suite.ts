@@ -14,7 +14,7 @@ import type { CheckResult, Report } from '../types.js';
 import { loadSuite } from '../suite/load.js';
 import { confusionMatrix, latencyStats, renderSuiteReport } from '../suite/report.js';
 import { runSuiteDetailed } from '../suite/run.js';
-import { authCheck } from '../api-key.js';
+import { authFailed } from '../../checks/server/auth.js';
 
 export async function run(settings: Settings): Promise<number> {
   const url = settings.url;
@@ -38,7 +38,7 @@ export async function run(settings: Settings): Promise<number> {
     }
     run = await runSuiteDetailed(settings, { url, progress, suite });
     // A 401 is a definite answer, not a server that could not be judged: a failed check naming the key option.
-    if (run.unauthorized) checks.push(authCheck(run.unauthorized));
+    if (run.unauthorized) checks.push(authFailed(run.unauthorized));
     if (scrapeModule && before && settings.metricsUrl) {
       progress.update(`Scraping ${settings.metricsUrl} after the suite`);
       const after = await scrapeModule.scrapeSnapshot(settings.metricsUrl, settings.requestTimeoutMs);

@@ -22,8 +22,9 @@ async function unitFor(command: string): Promise<HostUnit> {
   switch (command) {
     case 'check':
       return async (settings, host) => {
-        const [{ judgeHost }, { selectChecks }] = await Promise.all([import('../phases/preflight.js'), import('../../checks/index.js')]);
-        return { checks: await judgeHost(settings, host, settings.only.length > 0 ? selectChecks(settings.only) : undefined) };
+        const [{ judgeHost }, { selectChecks }, { hostHubSettings }] = await Promise.all([import('../phases/preflight.js'), import('../../checks/index.js'), import('../hub-settings.js')]);
+        // A hub source: the host's cache, not this machine's.
+        return { checks: await judgeHost(await hostHubSettings(settings, host), host, settings.only.length > 0 ? selectChecks(settings.only) : undefined) };
       };
     case 'suite':
       return (await import('./suite.js')).suiteOnHost;

@@ -30,9 +30,13 @@ export async function tunnelTo(host: SshHost, url: string): Promise<Tunnel | { p
   return { url: local.toString().replace(/\/+$/, ''), close: forward.close };
 }
 
+/** A forward that could not be opened: the host's verdict cannot be judged through it. */
+export function tunnelFailedCheck(problem: string): CheckResult {
+  return { id: 'host.tunnel', title: 'SSH forward to the server', status: 'error', summary: problem, fix: 'allow TCP forwarding on the host (sshd_config AllowTcpForwarding yes)', durationMs: 0 };
+}
+
 function tunnelFailed(problem: string): HostOutcome {
-  const check: CheckResult = { id: 'host.tunnel', title: 'SSH forward to the server', status: 'error', summary: problem, fix: 'allow TCP forwarding on the host (sshd_config AllowTcpForwarding yes)', durationMs: 0 };
-  return { checks: [check] };
+  return { checks: [tunnelFailedCheck(problem)] };
 }
 
 export async function suiteOnHost(settings: Settings, host: SshHost, signal: AbortSignal): Promise<HostOutcome> {
@@ -50,12 +54,14 @@ export async function suiteOnHost(settings: Settings, host: SshHost, signal: Abo
     const suite = loadSuite({ casesFile: settings.casesFile, tags: settings.tags });
     const progress = await createProgress(settings.output, { when: 'never' });
     const checks: CheckResult[] = [];
-    const reconcileModule = metrics ? await import('../prom/reconcile.js') : null;
+    const reconcileModule = metrics ? await (await import('../phases/suite.js')).loadReconcile() : null;
     const before = reconcileModule && metrics ? await abortable(reconcileModule.scrapeSnapshot(metrics.url, settings.requestTimeoutMs), signal) : null;
     const run = await abortable(runSuiteDetailed(settings, { url: tunnel.url, progress, suite, signal }), signal);
     if (reconcileModule && metrics && before) {
       const after = await abortable(reconcileModule.scrapeSnapshot(metrics.url, settings.requestTimeoutMs), signal);
-      checks.push(...reconcileModule.reconcile(before, after, [...run.cases, ...run.followUps], run.requestsSent, settings.server));
+      const { asTheUserNamedIt } = await import('../phases/suite.js');
+      const reconciled = reconcileModule.reconcile(before, after, [...run.cases, ...run.followUps], run.requestsSent, settings.server);
+      checks.push(...reconciled.map((c) => asTheUserNamedIt(c, metrics!.url, settings.metricsUrl, host.label)));
     }
     return {
       checks,

@@ -2,14 +2,13 @@
  * Warming a server that answers: one real moderation request with a long time limit (a first
  * request loads weights and initialises the KV cache: 45 s or more), then a few more to see
  * the steady latency. Ready means a real answer came back (TGI's rule), not just a 200 on
- * /health. A warm p50 over 2 s means the server is overloaded or on too small a device.
+ * /health. The verdict on the outcome (server.warm) is checks/server/warm.ts.
  */
-import { ms, percentile } from '../report/format.js';
+import { percentile } from '../report/format.js';
 import { errorMessage } from '../errors.js';
-import type { CheckResult, Verdict } from '../types.js';
+import type { Verdict } from '../types.js';
 
 export const WARM_REQUESTS = 5;
-export const WARM_P50_LIMIT_MS = 2_000;
 /** A harmless prompt: the warm-up measures latency, not judgement. */
 export const WARM_PROMPT = 'Hello! Could you suggest a good recipe for a vegetable soup?';
 
@@ -78,28 +77,4 @@ export async function warmUp(options: WarmOptions, redact: (s: string) => string
   }
   const sorted = [...warmMs].sort((a, b) => a - b);
   return { ok: true, coldMs: cold.latencyMs, warmMs, warmP50Ms: percentile(sorted, 50), coldVerdict: cold.verdict };
-}
-
-/** The readiness and warm-up results as report lines (check results), so --strict and JUnit see them. */
-export function readyResult(elapsedMs: number, detail: string, download?: { downloadMs: number; loadMs: number; from: string } | null): CheckResult {
-  // With a hub source the wait holds the model download too: say how much of it was download and how much load.
-  const parts = download ? `; model download ${ms(download.downloadMs)} (from ${download.from}), load ${ms(download.loadMs)}` : '';
-  const measured = download ? { readyMs: elapsedMs, downloadMs: download.downloadMs, loadMs: download.loadMs, downloadFrom: download.from } : { readyMs: elapsedMs };
-  return { id: 'server.ready', title: 'Server answers', status: 'pass', summary: `answered after ${ms(elapsedMs)} (${detail}${parts})`, measured, durationMs: elapsedMs };
-}
-
-export function warmResult(outcome: WarmOutcome): CheckResult {
-  const base = { id: 'server.warm', title: 'Warm-up requests', durationMs: (outcome.coldMs ?? 0) + outcome.warmMs.reduce((a, b) => a + b, 0) };
-  const measured = { coldMs: outcome.coldMs, warmP50Ms: outcome.warmP50Ms, warmMs: outcome.warmMs };
-  if (!outcome.ok) {
-    return { ...base, status: 'fail', summary: outcome.problem ?? 'the warm-up failed', fix: 'read the server log (guard-doctor diagnose --container NAME); raise --warm-timeout if the first request only needs longer', measured };
-  }
-  const summary = `cold request ${ms(outcome.coldMs)}, warm p50 ${ms(outcome.warmP50Ms)} over ${outcome.warmMs.length} requests`;
-  if (outcome.coldVerdict && outcome.coldVerdict.safety === 'unknown') {
-    return { ...base, status: 'warn', summary: `${summary}; but the answer is not in Qwen3Guard's format (Safety: ... / Categories: ...)`, fix: 'check that the server runs Qwen3Guard-Gen (not another model) with its chat template', measured };
-  }
-  if (outcome.warmP50Ms !== null && outcome.warmP50Ms > WARM_P50_LIMIT_MS) {
-    return { ...base, status: 'warn', summary: `${summary}: over ${ms(WARM_P50_LIMIT_MS)} means the server is overloaded or on too small a device`, fix: 'check GPU load (`nvidia-smi`), serve on a GPU (not --cpu), or use a smaller model', measured };
-  }
-  return { ...base, status: 'pass', summary, measured };
 }

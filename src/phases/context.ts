@@ -1,5 +1,6 @@
 /**
- * `up` as phases: preflight → launch → ready → warm → suite, then a report. Each phase is a
+ * `up` as phases: preflight → launch → ready → warm → suite, then a report; `warm --url` is
+ * ready → warm against a server started some other way (no container). Each phase is a
  * small unit that reads the settings and what earlier phases left in the run, adds its
  * results to `run.checks` (or `run.cases`), and either returns or throws a PhaseFailure that
  * says the exit code and what the user should see. This machine and every fleet host run the
@@ -25,6 +26,12 @@ export type ExistingPlan =
 export interface UpRun {
   settings: Settings;
   host: Host;
+  /**
+   * The run launched (or reuses) a container it can watch and diagnose (up). False for a server
+   * started some other way (warm --url): only --ready-timeout ends a hopeless wait, and a
+   * failure is the report alone, with no container log.
+   */
+  container: boolean;
   /** Aborts on Ctrl-C / SIGTERM. */
   signal: AbortSignal;
   /** A no-op until the launch phase starts the spinner (the preflight has its own). */
@@ -36,6 +43,8 @@ export interface UpRun {
   runCommand: RunCommand;
   /** How the doctor reaches the server (for a fleet host: a local forward). */
   url: string;
+  /** How the doctor reaches --metrics-url (for a fleet host: a local forward, set once launched), or null. */
+  metricsUrl: string | null;
   suite: Suite | null;
   checks: CheckResult[];
   cases?: CaseResult[];

@@ -37,7 +37,10 @@ export async function launchPhase(run: UpRun): Promise<void> {
     }
     run.progress.update(`Starting ${settings.name}`);
     // The cache is created by the user, not by the daemon as root, so later downloads outside the container work too.
-    if (!host.remote) for (const m of settings.hub?.mounts ?? []) await mkdir(m.hostPath, { recursive: true }).catch(() => undefined);
+    for (const m of settings.hub?.mounts ?? []) {
+      if (!host.remote) await mkdir(m.hostPath, { recursive: true }).catch(() => undefined);
+      else await host.run('mkdir', ['-p', '--', m.hostPath], { timeoutMs: settings.probeTimeoutMs }).catch(() => undefined);
+    }
     run.setLeftBehind(`container ${settings.name} may be starting; remove it with guard-doctor down${at} --name ${settings.name}`);
     const ran = await runContainer(cli, run.runCommand.args, run.runCommand.env, host);
     if (ran.exitCode === 0) run.started = true;

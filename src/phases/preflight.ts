@@ -5,6 +5,7 @@
  */
 import { PREFLIGHT_CHECKS } from '../../checks/index.js';
 import { dockerHost } from '../../checks/docker-host.js';
+import { nameJudged, nameUnknown, type NamePlan } from '../../checks/server/container.js';
 import { judgeAll, neededFacts, type Check } from '../judge.js';
 import { localHost, type Host } from '../exec.js';
 import { errorMessage } from '../errors.js';
@@ -68,22 +69,8 @@ function planExisting(info: ContainerInfo | null, settings: Settings): ExistingP
 }
 
 function nameCheck(plan: ExistingPlan, settings: Settings): CheckResult {
-  const base = { id: 'container.name', title: 'Container name', durationMs: 0 };
-  switch (plan.kind) {
-    case 'none':
-      return { ...base, status: 'pass', summary: `no container named ${settings.name} exists yet` };
-    case 'reuse':
-      return { ...base, status: 'pass', summary: `${settings.name} already runs ${settings.image} with the same mount and port; reusing it` };
-    case 'replace':
-      return { ...base, status: 'pass', summary: `${settings.name} exists; --replace removes it before the launch` };
-    case 'conflict':
-      return {
-        ...base,
-        status: 'fail',
-        summary: `a container named ${settings.name} already exists and cannot be reused: ${plan.why}`,
-        fix: `remove it with --replace (or \`guard-doctor down${runtimeFlag(settings.runtime)} --name ${settings.name}\`), or choose another --name`,
-      };
-  }
+  const named: NamePlan = plan.kind === 'reuse' ? { kind: 'reuse', image: settings.image } : plan.kind === 'conflict' ? { kind: 'conflict', why: plan.why } : { kind: plan.kind };
+  return nameJudged(named, settings.name, runtimeFlag(settings.runtime));
 }
 
 /** port.free fails when the port is held by the very container that will be reused or replaced. */
@@ -111,7 +98,7 @@ export async function preflightPhase(run: UpRun): Promise<void> {
   run.checks.push(...adjustPortCheck(await abortable(preflight(settings, host), run.signal), run.plan, settings));
   run.checks.push(
     inspectProblem
-      ? { id: 'container.name', title: 'Container name', status: 'error', summary: `could not tell whether ${settings.name} exists: ${inspectProblem}`, fix: `check that the ${settings.runtime} daemon answers`, durationMs: 0 }
+      ? nameUnknown(settings.name, settings.runtime, inspectProblem)
       : nameCheck(run.plan, settings),
   );
   const failed = run.checks.filter((c) => c.status === 'fail');

@@ -15,9 +15,11 @@ import { curlExample } from '../launch/render.js';
 import { Interrupted } from '../launch/signals.js';
 import { ContainerStopped } from '../launch/watcher.js';
 import type { Suite } from '../suite/load.js';
-import { PhaseFailure, serverUrl, type UpRun } from './context.js';
+import { PhaseFailure, serverUrl, type Phase, type UpRun } from './context.js';
+import { launchPhase } from './launch.js';
 import { collectFailure, failureLines, onHostFlag } from './failure.js';
 import { UP_PHASES } from './index.js';
+import { suiteStopped } from '../../checks/server/suite.js';
 
 export interface UpResult {
   checks: CheckResult[];
@@ -41,14 +43,17 @@ export interface UpRunOptions {
   reach?: (run: UpRun) => Promise<string>;
   /** Lines that say how to reach and stop the server, after a success. */
   reachLines?: (run: UpRun) => string[];
+  /** A server started some other way (warm --url): its URL; no container is launched or watched. */
+  externalUrl?: string;
 }
 
 export function createUpRun(options: UpRunOptions): UpRun {
   const { settings } = options;
-  const url = serverUrl(settings.publishHost, settings.port);
+  const url = options.externalUrl ?? serverUrl(settings.publishHost, settings.port);
   return {
     settings,
     host: options.host,
+    container: options.externalUrl === undefined,
     signal: options.signal,
     progress: { update() {}, log() {}, succeed() {}, fail() {}, stop() {} },
     progressEnabled: options.progressEnabled,
@@ -63,6 +68,8 @@ export function createUpRun(options: UpRunOptions): UpRun {
     ]),
     runCommand: buildRunCommand(settings),
     url,
+    // A fleet host's metrics URL names a port on the host: reachable only once `reach` opens its forward.
+    metricsUrl: options.host.remote ? null : settings.metricsUrl,
     suite: options.suite,
     checks: [],
     launch: { container: settings.name, image: settings.image, url, coldMs: null, warmP50Ms: null },
@@ -87,12 +94,21 @@ export function localReachLines(run: UpRun): string[] {
 }
 
 export async function runUp(run: UpRun, options: Pick<UpRunOptions, 'reach' | 'reachLines'> = {}): Promise<UpResult> {
+  return runPhases(run, UP_PHASES, options);
+}
+
+/**
+ * Runs `phases` in order and turns however they end into one result: the one way a failed
+ * phase becomes a report (exit code, the lines after it), for `up` on this machine, on a
+ * fleet host, and for `warm --url`.
+ */
+export async function runPhases(run: UpRun, phases: readonly Phase[], options: Pick<UpRunOptions, 'reach' | 'reachLines'> = {}): Promise<UpResult> {
   const result = (extra: Partial<UpResult>): UpResult => ({ checks: run.checks, ...(run.cases ? { cases: run.cases } : {}), launch: run.launch, fields: run.fields, lines: [], interrupted: false, ...extra });
   try {
-    for (const phase of UP_PHASES) {
+    for (const phase of phases) {
       await phase(run);
       // Once launched, the doctor reaches the server its own way (a fleet host: an SSH forward).
-      if (phase === UP_PHASES[1] && options.reach) run.url = await options.reach(run);
+      if (phase === launchPhase && options.reach) run.url = await options.reach(run);
     }
     run.watcher?.stop();
     run.progress.stop();
@@ -102,7 +118,7 @@ export async function runUp(run: UpRun, options: Pick<UpRunOptions, 'reach' | 'r
     run.watcher?.stop();
     run.progress.stop();
     const interrupted = error instanceof Interrupted || (run.signal.aborted && run.signal.reason instanceof Interrupted);
-    if (interrupted) return result({ exitCode: EXIT.interrupted, interrupted: true, lines: await removeOnInterrupt(run) });
+    if (interrupted) return result({ exitCode: EXIT.interrupted, interrupted: true, lines: run.container ? await removeOnInterrupt(run) : [errorMessage(run.signal.reason ?? error)] });
     if (error instanceof PhaseFailure) {
       if (error.detail.launched === false) run.launch.launched = false;
       const fields = error.exitCode === EXIT.container ? { problem: error.reason, ...(error.detail.findings ? { findings: error.detail.findings } : {}), ...(error.detail.logTail ? { logTail: error.detail.logTail } : {}) } : {};
@@ -111,7 +127,7 @@ export async function runUp(run: UpRun, options: Pick<UpRunOptions, 'reach' | 'r
     }
     if (error instanceof ContainerStopped) {
       const failure = await collectFailure(run);
-      run.checks.push({ id: 'server.suite', title: 'Edge-case suite', status: 'fail', summary: `${error.message} during the suite`, durationMs: 0 });
+      run.checks.push(suiteStopped(error.message));
       Object.assign(run.fields, { problem: error.message, findings: failure.findings, logTail: failure.logTail });
       return result({ exitCode: EXIT.container, lines: failureLines(failure.findings, failure.logTail, null, "The container's log", run.settings.runtime) });
     }

@@ -117,9 +117,3 @@ function describeLabels(labels: Record<string, string>): string {
     .join(',');
   return inner ? `{${inner}}` : 'the series without labels';
 }
-
-// For src/phases/suite.ts and src/fleet/suite.ts, which load this module for both, until they
-// import scrapeSnapshot from src/probes/scrape.ts and reconcile from checks/metrics/reconcile.ts
-// (then these two lines go, and with them the import cycle they make).
-export { scrapeSnapshot } from '../probes/scrape.js';
-export { reconcile } from '../../checks/metrics/reconcile.js';

@@ -4,12 +4,13 @@
  * user reaches a mirror, and user caches built in temp dirs with the real layouts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { COMMIT, startHubServer, writeHfCache, writeModelScopeCache, type HubServer } from '../helpers/hub.js';
 import { removeTempDirs, tempDir } from '../helpers/model-folder.js';
+import { fleetUnavailable, startFleet, type Fleet } from '../helpers/sshd.js';
 
 const GOOD = 'hf_GoodTokenForTests1234';
 const BAD = 'hf_WrongTokenForTests5678';
@@ -264,4 +265,67 @@ describe('up --dry-run with a hub source', () => {
     expect(ms.json.launch.command).toContain('--env VLLM_USE_MODELSCOPE=true');
     expect(ms.json.launch.command).toContain('Qwen/Qwen3Guard-Gen-8B --served-model-name Qwen3Guard-Gen-8B');
   });
+});
+
+describe.skipIf(fleetUnavailable() !== null)('check --host with --source hf: the host\'s cache, and the hub as the host reaches it', () => {
+  let fleet: Fleet;
+  let gated: HubServer;
+  let localHome: string;
+  let cache: Awaited<ReturnType<typeof writeHfCache>>;
+  const hostA = () => fleet.hosts['gpu-a']!;
+  beforeAll(async () => {
+    // Each host keeps its cache where its own HF_HOME says; this machine's cache is empty.
+    fleet = await startFleet([
+      { alias: 'gpu-a', smi: 'h100', env: { HF_HOME: '/srv/models/hf' } },
+      { alias: 'gpu-b', smi: 'h100', env: { HF_HOME: '/srv/models/hf' } },
+    ]);
+    gated = await startHubServer({ gated: 'manual', grantedTokens: [GOOD] });
+    localHome = await tempDir('gd-hf-local-');
+    const home = path.join(hostA().modelsDir, 'hf');
+    await mkdir(home);
+    cache = await writeHfCache(home, { size: '4B' });
+    // gpu-a's curl is the real one, behind a wrapper that records what `ps` shows on the machine while it runs.
+    const bin = path.join(hostA().dir, 'bin');
+    await writeFile(path.join(bin, 'curl'), ['#!/bin/sh', `ps -eo args >> ${path.join(hostA().dir, 'ps.txt')}`, `printf '%s\\n' "$@" >> ${path.join(hostA().dir, 'curl-args.txt')}`, 'exec /usr/bin/curl "$@"', ''].join('\n'));
+    await chmod(path.join(bin, 'curl'), 0o755);
+    // gpu-b has no curl (hand-written: the shell's answer for a command it cannot find, exit 127).
+    const binB = path.join(fleet.hosts['gpu-b']!.dir, 'bin');
+    await writeFile(path.join(binB, 'curl'), ['#!/bin/sh', 'echo "sh: 1: curl: not found" >&2', 'exit 127', ''].join('\n'));
+    await chmod(path.join(binB, 'curl'), 0o755);
+  }, 120_000);
+  afterAll(async () => {
+    await gated?.close();
+    await fleet?.stop();
+    await removeTempDirs();
+  });
+
+  it('gpu-a: its own HF_HOME and snapshot are judged, the hub is asked from gpu-a with the token on stdin, never on a command line', async () => {
+    const r = await runCli(['check', '--host', 'gpu-a', '--host', 'gpu-b', '--cpu', '--json', '--model', 'Qwen3Guard-Gen-4B', '--probe-timeout', '30'], {
+      fakeBin: false,
+      env: { ...fleet.env, HF_HOME: localHome, HF_HUB_OFFLINE: undefined, HF_ENDPOINT: gated.url, HF_TOKEN: GOOD },
+    });
+    expect(r.json, r.stderr).toBeDefined();
+    expect(r.stdout + r.stderr).not.toContain(GOOD);
+    const [a, b] = r.json.hosts as { host: string; checks: Entry[] }[];
+    const source = a!.checks.find((c) => c.id === 'model.source')!;
+    expect(source.measured).toMatchObject({ cacheDir: '/srv/models/hf/hub', snapshot: `/srv/models/hf/hub/models--Qwen--Qwen3Guard-Gen-4B/snapshots/${COMMIT}`, cached: 'complete', hubState: 'answered', gated: 'manual', access: 'granted' });
+    expect(source.status, source.summary).toBe('pass');
+    expect(source.summary).not.toContain('asked from this machine');
+    expect(a!.checks.find((c) => c.id === 'model.files')?.status).toBe('pass');
+    // The gated repo's access check reached the hub with the token: it was sent from gpu-a's curl.
+    expect(gated.requests.filter((q) => q.authorization === `Bearer ${GOOD}`).length).toBeGreaterThanOrEqual(2);
+    const args = await readFile(path.join(hostA().dir, 'curl-args.txt'), 'utf8');
+    expect(args).toContain(`${gated.url}/api/models/Qwen/Qwen3Guard-Gen-4B/revision/main?blobs=true`);
+    expect(args).not.toContain(GOOD);
+    const ps = await readFile(path.join(hostA().dir, 'ps.txt'), 'utf8');
+    expect(ps).toContain('curl');
+    expect(ps).not.toContain(GOOD);
+    // The local machine's empty cache played no part.
+    expect(cache.snapshotDir.startsWith(hostA().modelsDir)).toBe(true);
+
+    // gpu-b has no curl: the hub was asked from this machine, and the summary says so.
+    const bSource = b!.checks.find((c) => c.id === 'model.source')!;
+    expect(bSource.summary).toContain('the hub was asked from this machine, not from gpu-b (curl is not installed on gpu-b): whether gpu-b reaches it is not known');
+    expect(bSource.measured).toMatchObject({ cacheDir: '/srv/models/hf/hub', cached: 'absent' });
+  }, 180_000);
 });

@@ -5,7 +5,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
-import { runCli } from '../helpers/cli.js';
+import { execa } from 'execa';
+import { BIN, runCli } from '../helpers/cli.js';
 // @ts-expect-error plain ESM test server without type declarations
 import { startGuardServer } from '../server/guard-server.mjs';
 
@@ -88,5 +89,19 @@ describe.concurrent('warm --url', () => {
     const result = await runCli(['warm', '--url', server.url, '--server', 'web', '--json']);
     expect(result.exitCode).toBe(4);
     expect(result.json.checks[1].summary).toMatch(/^the cold request failed: the server answered HTTP 500/);
+  });
+});
+
+describe('warm --url, interrupted', () => {
+  it('Ctrl-C while waiting: exit 130 with one line naming the signal, no report and no stack', async () => {
+    const port = await closedPort();
+    const child = execa(process.execPath, [BIN, 'warm', '--url', `http://127.0.0.1:${port}`, '--ready-timeout', '120'], { env: { NO_COLOR: '1', CI: '' }, reject: false, timeout: 60_000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill('SIGINT');
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    expect(result.stderr.trim().split('\n').at(-1)).toBe('guard-doctor: interrupted by SIGINT');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(result.stdout).not.toContain('server.ready');
   });
 });

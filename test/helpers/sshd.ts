@@ -45,6 +45,8 @@ export interface HostSpec {
   plain?: boolean;
   /** test/fixtures/runtime/<file> that the host's `docker info` prints (other docker commands go to the real docker). */
   dockerInfo?: string;
+  /** Variables in the host's login environment (e.g. HF_HOME), as a user sets them in its profile. */
+  env?: Record<string, string>;
 }
 
 export interface TestHost {
@@ -194,6 +196,7 @@ export async function startFleet(specs: HostSpec[]): Promise<Fleet> {
         '#!/bin/sh',
         '# This host: its own PATH (its nvidia-smi) and, in a private mount namespace, its own /srv/models.',
         `PATH=${shq(`${bin}:${SYSTEM_PATH}:${nodeDir}`)}; export PATH`,
+        ...Object.entries(spec.env ?? {}).map(([key, value]) => `${key}=${shq(value)}; export ${key}`),
         `exec unshare -m --propagation private /bin/sh -c 'mount -t tmpfs -o size=1m guard-doctor-test /srv && mkdir /srv/models && mount --bind "$0" /srv/models && exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"' ${shq(modelsDir)}`,
         '',
       ].join('\n'),

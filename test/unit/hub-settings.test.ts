@@ -4,10 +4,15 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { HF, MODELSCOPE, envTrue, hubRepoId, publishedDownloadBytes } from '../../src/data/hub.js';
 import { findModel } from '../../src/data/models.js';
-import { containerPathOf, resolveHubSettings } from '../../src/hub-settings.js';
+import { containerPathOf, hostHubSettings, resolveHubSettings } from '../../src/hub-settings.js';
+import { localHost, run, type Host } from '../../src/exec.js';
+import { parseCurlOutput } from '../../src/probes/hub.js';
 import { resolveSettings } from '../../src/settings.js';
 import { removeTempDirs, tempDir } from '../helpers/model-folder.js';
 
@@ -76,5 +81,60 @@ describe('resolveHubSettings', () => {
     const up = resolveSettings('up', { env: ['HF_TOKEN=hf_FromUpEnv'] }, {}, '/', { HOME: '/home/u' });
     expect(up.hub).toMatchObject({ token: 'hf_FromUpEnv', tokenFrom: 'HF_TOKEN' });
     expect(resolveSettings('check', {}, { source: 'modelscope' }, '/', {}).source).toBe('modelscope');
+  });
+});
+
+describe('hostHubSettings: the cache of a fleet host', () => {
+  /** A "host" whose login environment is `env`: the real sh runs the real script, as sshd's shell would. */
+  const hostWith = (env: Record<string, string>): Host => ({ ...localHost, label: 'gpu-a', remote: true, run: (command, args, options) => run(command, args, { ...options, env: { ...process.env, HF_HOME: '', HF_HUB_CACHE: '', HUGGINGFACE_HUB_CACHE: '', XDG_CACHE_HOME: '', MODELSCOPE_CACHE: '', ...env } }) });
+
+  it('resolves the place from the host\'s HOME and HF_HOME; the token, endpoint and repo stay the doctor\'s', async () => {
+    const settings = resolveSettings('check', { source: 'hf', model: 'Qwen3Guard-Gen-8B' }, {}, '/tmp', { HOME: '/home/doctor', HF_TOKEN: 'hf_doctorsOwnToken42', HF_ENDPOINT: 'http://127.0.0.1:9' });
+    const onHost = await hostHubSettings(settings, hostWith({ HOME: '/home/gpu', HF_HOME: '' }));
+    expect(onHost.hub).toMatchObject({ cacheDir: '/home/gpu/.cache/huggingface/hub', cacheDirFrom: 'the default ~/.cache/huggingface on gpu-a', repoDirs: ['/home/gpu/.cache/huggingface/hub/models--Qwen--Qwen3Guard-Gen-8B'], mounts: [{ hostPath: '/home/gpu/.cache/huggingface', containerPath: HF.containerHome }], token: 'hf_doctorsOwnToken42', endpoint: 'http://127.0.0.1:9' });
+    expect(settings.hub!.cacheDir).toBe('/home/doctor/.cache/huggingface/hub');
+    // On this machine nothing changes.
+    expect(await hostHubSettings(settings, localHost)).toBe(settings);
+  });
+
+  it('spaces, quotes and $(...) in the host\'s HF_HOME are a path, never run; ~ is the host\'s home', async () => {
+    const dir = await tempDir('gd-hosthub-');
+    const marker = path.join(dir, 'ran');
+    const settings = resolveSettings('check', { source: 'hf', model: 'Qwen3Guard-Gen-8B' }, {}, '/tmp', { HOME: '/home/doctor' });
+    const onHost = await hostHubSettings(settings, hostWith({ HOME: "/home/gpu user's", HF_HOME: `~/hf $(touch ${marker}) \`touch ${marker}\`` }));
+    expect(onHost.hub!.cacheDir).toBe(`/home/gpu user's/hf $(touch ${marker}) \`touch ${marker}\`/hub`);
+    expect(onHost.hub!.cacheDirFrom).toBe('HF_HOME on gpu-a');
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('a host whose shell fails says so with its words', async () => {
+    const settings = resolveSettings('check', { source: 'hf', model: 'Qwen3Guard-Gen-8B' }, {}, '/tmp', { HOME: '/home/doctor' });
+    const broken: Host = { ...localHost, label: 'gpu-z', remote: true, run: (_c, _a, options) => run('sh', ['-c', 'echo "sh: permission denied" >&2; exit 126'], options) };
+    await expect(hostHubSettings(settings, broken)).rejects.toThrow('could not read where gpu-z keeps the hub cache (HOME, HF_HOME, ...): sh: permission denied');
+  });
+});
+
+describe('parseCurlOutput: what `curl --dump-header -` prints', () => {
+  it('reads the status, headers and body of a real curl answer, GET and HEAD', async () => {
+    const server = http.createServer((req, res) => {
+      res.writeHead(req.url === '/gated' ? 403 : 200, { 'content-type': 'application/json', 'x-error-code': req.url === '/gated' ? 'GatedRepo' : 'none' });
+      res.end(req.method === 'HEAD' ? undefined : '{"sha":"c3f1a9e0"}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const get = await run('curl', ['--silent', '--show-error', '--dump-header', '-', '--url', `${url}/api`], { timeoutMs: 10_000 });
+      expect(parseCurlOutput(get.stdout)).toEqual({ status: 200, headers: expect.objectContaining({ 'content-type': 'application/json', 'x-error-code': 'none' }), body: '{"sha":"c3f1a9e0"}' });
+      const head = await run('curl', ['--silent', '--show-error', '--dump-header', '-', '--head', '--output', '/dev/null', '--url', `${url}/gated`], { timeoutMs: 10_000 });
+      expect(parseCurlOutput(head.stdout)).toMatchObject({ status: 403, headers: { 'x-error-code': 'GatedRepo' }, body: '' });
+    } finally {
+      server.close();
+    }
+  });
+
+  it('skips a proxy\'s "Connection established" block (hand-written: curl prints it before the answer through an HTTPS proxy)', () => {
+    const text = 'HTTP/1.1 200 Connection established\r\n\r\nHTTP/2 401\r\nx-error-code: GatedRepo\r\n\r\n{"error":"Access to model Qwen/X is restricted."}';
+    expect(parseCurlOutput(text)).toEqual({ status: 401, headers: { 'x-error-code': 'GatedRepo' }, body: '{"error":"Access to model Qwen/X is restricted."}' });
+    expect(parseCurlOutput('curl: (7) Failed to connect')).toBeNull();
   });
 });
