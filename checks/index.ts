@@ -22,6 +22,8 @@ import { metricsExpected } from './metrics/expected.js';
 import { metricsCardinality } from './metrics/cardinality.js';
 import { metricsExposure } from './metrics/exposure.js';
 import { WATCH_CHECKS } from './watch/index.js';
+import { hostReachable } from './host/reachable.js';
+import { hostTunnel } from './host/tunnel.js';
 import { containerName, serverAuth, serverReady, serverSuite, serverWarm } from './server/index.js';
 
 export const PREFLIGHT_CHECKS: readonly Check[] = [
@@ -81,8 +83,8 @@ export const CHECK_TABLES = {
   metrics: METRICS_CHECKS.map((c) => entry(c.id, c.title)),
   // With --host (src/fleet/), and docker.host when DOCKER_HOST points where the doctor cannot go (checks/docker-host.ts).
   fleet: [
-    entry('host.reachable', 'Host reachable over SSH'),
-    entry('host.tunnel', 'SSH forward to the server'),
+    entry(hostReachable.id, hostReachable.title),
+    entry(hostTunnel.id, hostTunnel.title),
     entry('docker.host', 'Docker daemon is on the judged machine'),
   ],
   // checks/watch/: one watch.process.<pid> per compute process, one watch.gpu.<index> per GPU.

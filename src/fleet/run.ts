@@ -10,9 +10,9 @@ import { UsageError, errorMessage } from '../errors.js';
 import { EXIT, type CheckResult, type HostReport } from '../types.js';
 import type { Settings } from '../settings.js';
 import { emitReport } from '../report/emit.js';
-import { formatSeconds } from '../report/format.js';
 import { installInterruptGuard, Interrupted, abortable } from '../launch/signals.js';
 import { SshSession, type SshHost } from '../ssh.js';
+import { reachableCheck } from '../../checks/host/reachable.js';
 import { buildFleetReport, hostReport, renderFleet, type HostOutcome } from './report.js';
 
 /** What a command does on one host. `signal` aborts on Ctrl-C. */
@@ -53,17 +53,6 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, work: (
   });
   await Promise.all(lanes);
   return results;
-}
-
-export function reachableCheck(label: string, connection: { ok: boolean; message?: string; durationMs: number }, limitMs: number): CheckResult {
-  const base = { id: 'host.reachable', title: 'Host reachable over SSH', durationMs: connection.durationMs };
-  if (connection.ok) return { ...base, status: 'pass', summary: `connected to ${label} over ssh` };
-  return {
-    ...base,
-    status: 'error',
-    summary: `could not reach ${label} over ssh: ${connection.message}`,
-    fix: `make \`ssh ${label} true\` work without a prompt (a key in your agent or ssh config, the host key in known_hosts); the connection limit is ${formatSeconds(limitMs)} (--probe-timeout)`,
-  };
 }
 
 function validate(settings: Settings): void {

@@ -10,6 +10,7 @@ import type { SshHost } from '../ssh.js';
 import { createProgress } from '../report/progress.js';
 import { abortable } from '../launch/signals.js';
 import type { HostOutcome } from './report.js';
+import { tunnelFailedCheck } from '../../checks/host/tunnel.js';
 
 export interface Tunnel {
   /** The URL as reached from this machine. */
@@ -28,11 +29,6 @@ export async function tunnelTo(host: SshHost, url: string): Promise<Tunnel | { p
   local.hostname = '127.0.0.1';
   local.port = String(forward.localPort);
   return { url: local.toString().replace(/\/+$/, ''), close: forward.close };
-}
-
-/** A forward that could not be opened: the host's verdict cannot be judged through it. */
-export function tunnelFailedCheck(problem: string): CheckResult {
-  return { id: 'host.tunnel', title: 'SSH forward to the server', status: 'error', summary: problem, fix: 'allow TCP forwarding on the host (sshd_config AllowTcpForwarding yes)', durationMs: 0 };
 }
 
 function tunnelFailed(problem: string): HostOutcome {

@@ -13,7 +13,8 @@ import { hostHubSettings } from '../hub-settings.js';
 import { createUpRun, runUp } from '../phases/run.js';
 import type { UpRun } from '../phases/context.js';
 import type { SshHost } from '../ssh.js';
-import { tunnelTo, tunnelFailedCheck, type Tunnel } from './suite.js';
+import { tunnelTo, type Tunnel } from './suite.js';
+import { tunnelFailedCheck } from '../../checks/host/tunnel.js';
 import type { HostOutcome } from './report.js';
 
 export async function upOnHost(given: Settings, host: SshHost, signal: AbortSignal): Promise<HostOutcome> {
