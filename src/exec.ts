@@ -28,11 +28,13 @@ export interface ExecOptions {
   cwd?: string;
   /** Stop reading output beyond this many bytes per stream. */
   maxBuffer?: number;
+  /** Standard output as it arrives, chunk by chunk (the result still holds all of it). */
+  onStdout?: (chunk: Buffer) => void;
 }
 
 export async function run(command: string, args: readonly string[], options: ExecOptions): Promise<ExecResult> {
   const started = performance.now();
-  const result = await execa(command, args, {
+  const subprocess = execa(command, args, {
     timeout: options.timeoutMs,
     killSignal: 'SIGKILL',
     reject: false,
@@ -45,6 +47,8 @@ export async function run(command: string, args: readonly string[], options: Exe
     stripFinalNewline: false,
     windowsHide: true,
   });
+  if (options.onStdout) subprocess.stdout?.on('data', options.onStdout);
+  const result = await subprocess;
   const code = (result as { code?: string }).code;
   const notFound = code === 'ENOENT' || code === 'EACCES';
   return {

@@ -26,6 +26,9 @@ const PROBES: ProbeTable = {
 };
 
 export async function gatherFacts(names: readonly FactName[], settings: Settings, host: Host = localHost): Promise<Partial<Facts>> {
+  // Load every probe first, so that all of them start in the same turn: on a host over SSH
+  // their first commands then leave together in one session (src/ssh.ts).
+  if (host.remote) await Promise.all(names.map((name) => PROBES[name]().catch(() => undefined)));
   const entries = await Promise.all(names.map(async (name) => [name, await runProbe(name, settings, host)] as const));
   return Object.fromEntries(entries) as Partial<Facts>;
 }
