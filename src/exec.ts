@@ -114,6 +114,11 @@ export interface HostFs {
   readText(p: string, maxBytes?: number): Promise<string>;
   /** Bytes an unprivileged writer may still use on the file system holding `p`. */
   freeBytes(p: string): Promise<number>;
+  /**
+   * Each step of reads costs a round trip (a host over SSH, which answers a repeated read from
+   * what it already fetched): a probe asks early, all at once, for what it will likely need.
+   */
+  readsAreRoundTrips?: boolean;
 }
 
 export type ListenAttempt = { ok: true } | { ok: false; code: string; message: string };

@@ -55,7 +55,9 @@ export class SshSession {
 
   /** Ask every master connection to exit (closing its forwards) and remove the folder. */
   async close(): Promise<void> {
+    const started = performance.now();
     await Promise.all(this.hosts.map((h) => h.disconnect()));
+    trace('session', `closed ${this.hosts.length} connections`, started, 0);
     if (this.dir) await rm(await this.dir, { recursive: true, force: true }).catch(() => undefined);
     this.dir = null;
   }
@@ -633,6 +635,7 @@ function remoteFs(host: SshHost, timeoutMs: number): HostFs {
     return parsed;
   };
   return {
+    readsAreRoundTrips: true,
     stat: (p) => statWith('stat', p),
     lstat: (p) => statWith('lstat', p),
     async readdir(p) {
