@@ -20,11 +20,15 @@ export type HostUnit = (settings: Settings, host: SshHost, signal: AbortSignal) 
 
 async function unitFor(command: string): Promise<HostUnit> {
   switch (command) {
-    case 'check':
+    case 'check': {
+      // Loaded while the connections are being made, not after.
+      const modules = Promise.all([import('../phases/preflight.js'), import('../../checks/index.js'), import('../probes/index.js').then((m) => m.loadProbes())]);
+      modules.catch(() => undefined);
       return async (settings, host) => {
-        const [{ judgeHost }, { selectChecks }] = await Promise.all([import('../phases/preflight.js'), import('../../checks/index.js')]);
+        const [{ judgeHost }, { selectChecks }] = await modules;
         return { checks: await judgeHost(settings, host, settings.only.length > 0 ? selectChecks(settings.only) : undefined) };
       };
+    }
     case 'suite':
       return (await import('./suite.js')).suiteOnHost;
     case 'down':

@@ -25,10 +25,15 @@ const PROBES: ProbeTable = {
   hub: async () => (await import('./hub.js')).probeHub,
 };
 
+/** Load the probes' code ahead (a fleet run does it while its SSH connections are being made). */
+export async function loadProbes(names: readonly FactName[] = Object.keys(PROBES) as FactName[]): Promise<void> {
+  await Promise.all(names.map((name) => PROBES[name]().catch(() => undefined)));
+}
+
 export async function gatherFacts(names: readonly FactName[], settings: Settings, host: Host = localHost): Promise<Partial<Facts>> {
   // Load every probe first, so that all of them start in the same turn: on a host over SSH
   // their first commands then leave together in one session (src/ssh.ts).
-  if (host.remote) await Promise.all(names.map((name) => PROBES[name]().catch(() => undefined)));
+  if (host.remote) await loadProbes(names);
   const entries = await Promise.all(names.map(async (name) => [name, await runProbe(name, settings, host)] as const));
   return Object.fromEntries(entries) as Partial<Facts>;
 }
