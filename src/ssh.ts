@@ -47,6 +47,9 @@ export class SshSession {
     return this.dir;
   }
 
+  /** Set by close(): a connection that comes up afterwards is closed at once. */
+  closed = false;
+
   host(target: SshTarget): SshHost {
     const host = new SshHost(target, this, this.hosts.length);
     this.hosts.push(host);
@@ -55,7 +58,11 @@ export class SshSession {
 
   /** Ask every master connection to exit (closing its forwards) and remove the folder. */
   async close(): Promise<void> {
+    this.closed = true;
     const started = performance.now();
+    // A handshake still under way ends first (it closes itself, see connect), so that no master
+    // outlives the run or finds its socket folder gone.
+    await Promise.all(this.hosts.map((h) => h.connecting?.catch(() => undefined)));
     await Promise.all(this.hosts.map((h) => h.disconnect()));
     trace('session', `closed ${this.hosts.length} connections`, started, 0);
     if (this.dir) await rm(await this.dir, { recursive: true, force: true }).catch(() => undefined);
@@ -98,11 +105,21 @@ export class SshHost implements Host {
     return args;
   }
 
+  /** The handshake under way, if any (SshSession.close waits for it). */
+  connecting: Promise<Connection> | null = null;
+
   /**
    * Open the shared (master) connection. Its log goes to a file (-E): a backgrounded master
    * would otherwise hold our stderr pipe open. On failure: ssh's own words.
    */
-  async connect(): Promise<Connection> {
+  connect(): Promise<Connection> {
+    this.connecting ??= this.openMaster().finally(() => {
+      this.connecting = null;
+    });
+    return this.connecting;
+  }
+
+  private async openMaster(): Promise<Connection> {
     const dir = await this.session.controlDir();
     const controlPath = path.join(dir, `c${this.id}`);
     const logFile = path.join(dir, `c${this.id}.log`);
@@ -115,6 +132,11 @@ export class SshHost implements Host {
     trace(this.label, 'connect (ControlMaster)', performance.now() - result.durationMs, result.exitCode);
     if (result.exitCode === 0) {
       this.controlPath = controlPath;
+      if (this.session.closed) {
+        // Started ahead of its turn, and the run ended meanwhile (Ctrl-C): leave nothing behind.
+        await this.disconnect();
+        return { ok: false, message: 'the run was stopped before this host was reached', durationMs: result.durationMs };
+      }
       return { ok: true, durationMs: result.durationMs };
     }
     const logged = await readFile(logFile, 'utf8').catch(() => '');
@@ -127,9 +149,13 @@ export class SshHost implements Host {
     return { ok: false, message, durationMs: result.durationMs };
   }
 
+  /**
+   * Ask the master connection to exit: what `ssh -O exit` sends, sent from here over the
+   * control socket (no process to start at the end of every run); `ssh -O exit` if that fails.
+   */
   async disconnect(): Promise<void> {
     if (!this.controlPath) return;
-    await run('ssh', [...this.baseArgs(), '-O', 'exit', '--', this.target.destination], { timeoutMs: 5_000 });
+    if (!(await terminateMaster(this.controlPath, 2_000))) await run('ssh', [...this.baseArgs(), '-O', 'exit', '--', this.target.destination], { timeoutMs: 5_000 });
     this.controlPath = null;
   }
 
@@ -437,6 +463,61 @@ export function listenersBlock(ssOutput: string, port: number, address: string):
     if (wildcard(bound) || wildcard(want) || bound === want) return true;
   }
   return false;
+}
+
+/** OpenSSH's multiplexing protocol (PROTOCOL.mux in its sources), version 4: the messages a terminate needs. */
+const MUX_MSG_HELLO = 0x00000001;
+const MUX_C_TERMINATE = 0x10000005;
+const MUX_S_OK = 0x80000001;
+
+function muxPacket(...words: number[]): Buffer {
+  const packet = Buffer.alloc(4 + 4 * words.length);
+  packet.writeUInt32BE(4 * words.length, 0);
+  words.forEach((word, i) => packet.writeUInt32BE(word, 4 + 4 * i));
+  return packet;
+}
+
+/**
+ * Tell the master listening on `socketPath` to exit, as `ssh -O exit` does: exchange hellos,
+ * send MUX_C_TERMINATE, wait for MUX_S_OK or the end of the connection. False when no master
+ * answered there (the caller falls back).
+ */
+export async function terminateMaster(socketPath: string, limitMs: number): Promise<boolean> {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    let settled = false;
+    let input = Buffer.alloc(0);
+    let helloSeen = false;
+    const socket = net.connect(socketPath);
+    const finish = (ok: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => finish(false), limitMs);
+    // The master may exit before its MUX_S_OK gets out (OpenSSH's mux.c says so): once the
+    // terminate is sent, the socket closing is the answer, as `ssh -O exit` takes it.
+    socket.on('error', () => finish(helloSeen));
+    socket.on('close', () => finish(helloSeen));
+    socket.on('connect', () => socket.write(muxPacket(MUX_MSG_HELLO, 4)));
+    socket.on('data', (chunk: Buffer) => {
+      input = Buffer.concat([input, chunk]);
+      while (input.length >= 4 && input.length >= 4 + input.readUInt32BE(0)) {
+        const body = input.subarray(4, 4 + input.readUInt32BE(0));
+        input = input.subarray(4 + body.length);
+        const type = body.length >= 4 ? body.readUInt32BE(0) : -1;
+        if (!helloSeen) {
+          if (type !== MUX_MSG_HELLO) return finish(false);
+          helloSeen = true;
+          socket.write(muxPacket(MUX_C_TERMINATE, 1));
+        } else {
+          return finish(type === MUX_S_OK && body.length >= 8 && body.readUInt32BE(4) === 1);
+        }
+      }
+    });
+  });
 }
 
 /** A port nobody listens on here right now (the kernel's pick). */

@@ -12,7 +12,7 @@ import type { Settings } from '../settings.js';
 import { emitReport } from '../report/emit.js';
 import { formatSeconds } from '../report/format.js';
 import { installInterruptGuard, Interrupted, abortable } from '../launch/signals.js';
-import { SshSession, type SshHost } from '../ssh.js';
+import { SshSession, type Connection, type SshHost } from '../ssh.js';
 import { buildFleetReport, hostReport, renderFleet, type HostOutcome } from './report.js';
 
 /** What a command does on one host. `signal` aborts on Ctrl-C. */
@@ -94,9 +94,19 @@ export async function runFleet(settings: Settings): Promise<number> {
 
   let hosts: Array<HostReport & { lines: string[] }>;
   try {
-    hosts = await mapLimit(settings.targets, settings.parallel, async (target) => {
-      const host = session.host(target);
-      const connection = await abortable(host.connect(), guard.signal).catch((error: unknown) => ({ ok: false as const, message: errorMessage(error), durationMs: 0 }));
+    // Each host's connection is started when a lane frees up for the host --parallel places
+    // ahead of it, so a handshake is over by the time its turn comes (at most 2 x --parallel open).
+    const sshHosts = settings.targets.map((target) => session.host(target));
+    const connections = new Map<number, Promise<Connection>>();
+    const connectAhead = (i: number) => {
+      if (i < sshHosts.length && !connections.has(i)) connections.set(i, sshHosts[i]!.connect());
+      return connections.get(i);
+    };
+    hosts = await mapLimit(settings.targets, settings.parallel, async (target, i) => {
+      const host = sshHosts[i]!;
+      const connecting = connectAhead(i)!;
+      connectAhead(i + settings.parallel);
+      const connection = await abortable(connecting, guard.signal).catch((error: unknown) => ({ ok: false as const, message: errorMessage(error), durationMs: 0 }));
       const reach = reachableCheck(target.raw, connection, connectTimeoutMs);
       if (!connection.ok) return hostReport(settings.command, target.raw, { checks: [reach], exitCode: guard.signal.aborted ? EXIT.interrupted : EXIT.undetermined }, settings.strict);
       try {
