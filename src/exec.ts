@@ -30,6 +30,8 @@ export interface ExecOptions {
   maxBuffer?: number;
   /** Standard output as it arrives, chunk by chunk (the result still holds all of it). */
   onStdout?: (chunk: Buffer) => void;
+  /** Kill the process when this aborts (a handshake given up on before the command's own limit). */
+  signal?: AbortSignal;
 }
 
 export async function run(command: string, args: readonly string[], options: ExecOptions): Promise<ExecResult> {
@@ -46,6 +48,7 @@ export async function run(command: string, args: readonly string[], options: Exe
     maxBuffer: options.maxBuffer ?? 16 * 1024 * 1024,
     stripFinalNewline: false,
     windowsHide: true,
+    ...(options.signal ? { cancelSignal: options.signal } : {}),
   });
   if (options.onStdout) subprocess.stdout?.on('data', options.onStdout);
   const result = await subprocess;

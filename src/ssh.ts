@@ -112,11 +112,66 @@ export class SshHost implements Host {
    * Open the shared (master) connection. Its log goes to a file (-E): a backgrounded master
    * would otherwise hold our stderr pipe open. On failure: ssh's own words.
    */
-  connect(): Promise<Connection> {
-    this.connecting ??= this.openMaster().finally(() => {
+  connect(first?: FirstCommand): Promise<Connection> {
+    this.connecting ??= (first ? this.openMasterWith(first) : this.openMaster()).finally(() => {
       this.connecting = null;
     });
     return this.connecting;
+  }
+
+  /** The first command's result, handed out once to the run() that asks for that very command. */
+  private first: { key: string; result: Promise<ExecResult> } | null = null;
+
+  /**
+   * Open the master connection with a first command riding on it (the fleet's nvidia-smi,
+   * which takes longest): with ControlPersist and no -f, ssh authenticates, opens the control
+   * socket, moves the master to the background and runs the command through it, so the
+   * command starts the moment the connection is up, without another ssh process. The
+   * connection counts as up when its control socket appears.
+   */
+  private async openMasterWith(first: FirstCommand): Promise<Connection> {
+    const dir = await this.session.controlDir();
+    const controlPath = path.join(dir, `c${this.id}`);
+    const logFile = path.join(dir, `c${this.id}.log`);
+    const limitMs = this.session.options.connectTimeoutMs + 5_000;
+    const started = performance.now();
+    const giveUp = new AbortController();
+    const line = `exec ${remoteCommand('timeout', ['-k', '2', String(Math.max(1, Math.ceil(first.timeoutMs / 1000))), first.command, ...first.args])}`;
+    const running = run('ssh', [...this.baseArgs(), '-E', logFile, '-o', 'ControlMaster=yes', '-o', `ControlPath=${controlPath}`, '-o', 'ControlPersist=600', '--', this.target.destination, line], {
+      timeoutMs: limitMs + first.timeoutMs + REMOTE_GRACE_MS,
+      maxBuffer: first.maxBuffer,
+      signal: giveUp.signal,
+    });
+    let ended = false;
+    void running.then(() => (ended = true));
+    const { stat } = await import('node:fs/promises');
+    const up = async () => (await stat(controlPath).catch(() => null))?.isSocket() ?? false;
+    while (!ended && performance.now() - started < limitMs && !(await up())) await new Promise((r) => setTimeout(r, 10));
+    const durationMs = Math.round(performance.now() - started);
+    trace(this.label, `connect (ControlMaster, with ${first.command})`, started, null);
+    void running.then((r) => trace(this.label, `  [first] ${first.command} ${first.args.slice(0, 1).join(' ').slice(0, 50)}`, started, r.exitCode));
+    if (await up()) {
+      this.controlPath = controlPath;
+      this.first = { key: commandKey(first.command, first.args), result: running.then((r) => remoteResult(r, first.command, first.args)) };
+      if (this.session.closed) {
+        await this.disconnect();
+        return { ok: false, message: 'the run was stopped before this host was reached', durationMs };
+      }
+      return { ok: true, durationMs };
+    }
+    if (!ended) giveUp.abort();
+    const result = await running;
+    return { ok: false, message: await this.connectFailure(logFile, result, limitMs, !ended), durationMs };
+  }
+
+  private async connectFailure(logFile: string, result: ExecResult, limitMs: number, timedOut: boolean): Promise<string> {
+    const logged = await readFile(logFile, 'utf8').catch(() => '');
+    const words = (logged.trim() || result.stderr.trim()).split('\n').map((l) => l.trim()).filter(Boolean).slice(-3).join(' ');
+    return result.notFound
+      ? 'ssh is not installed or not on PATH'
+      : timedOut || result.timedOut
+        ? `ssh did not connect within ${Math.round(limitMs / 1000)} s${words ? `: ${words}` : ''}`
+        : words || `ssh exited with code ${result.exitCode}`;
   }
 
   private async openMaster(): Promise<Connection> {
@@ -139,14 +194,7 @@ export class SshHost implements Host {
       }
       return { ok: true, durationMs: result.durationMs };
     }
-    const logged = await readFile(logFile, 'utf8').catch(() => '');
-    const words = (logged.trim() || result.stderr.trim()).split('\n').map((l) => l.trim()).filter(Boolean).slice(-3).join(' ');
-    const message = result.notFound
-      ? 'ssh is not installed or not on PATH'
-      : result.timedOut
-        ? `ssh did not connect within ${Math.round(limitMs / 1000)} s${words ? `: ${words}` : ''}`
-        : words || `ssh exited with code ${result.exitCode}`;
-    return { ok: false, message, durationMs: result.durationMs };
+    return { ok: false, message: await this.connectFailure(logFile, result, limitMs, false), durationMs: result.durationMs };
   }
 
   /**
@@ -227,6 +275,11 @@ export class SshHost implements Host {
    * input, environment or a working folder gets its own session.
    */
   run(command: string, args: readonly string[], options: ExecOptions): Promise<ExecResult> {
+    if (this.first && this.first.key === commandKey(command, args)) {
+      const { result } = this.first;
+      this.first = null;
+      return result;
+    }
     const hasEnv = Object.values(options.env ?? {}).some((v) => v !== undefined);
     if (options.input !== undefined || hasEnv || options.cwd) return this.runAlone(command, args, options);
     return new Promise((resolve) => {
@@ -258,15 +311,7 @@ export class SshHost implements Host {
         maxBuffer: options.maxBuffer,
       });
       trace(this.label, `${command} ${args.slice(0, 2).join(' ').slice(0, 60)}`, started, result.exitCode);
-      const notFound = result.exitCode === 127 || result.exitCode === 126;
-      return {
-        ...result,
-        command,
-        args,
-        timedOut: result.timedOut || result.exitCode === 124 || result.exitCode === 137,
-        notFound,
-        failed: result.failed || result.exitCode === 255,
-      };
+      return remoteResult(result, command, args);
     } finally {
       release();
     }
@@ -340,6 +385,30 @@ export class SshHost implements Host {
     if (result.exitCode !== 0) return { ok: false, code: 'UNTESTED', message: `ss on ${this.label} did not answer: ${firstLine(result)}` };
     return listenersBlock(result.stdout, port, address) ? { ok: false, code: 'EADDRINUSE', message: `${address}:${port} is already in use on ${this.label}` } : { ok: true };
   }
+}
+
+/** A command to run on the master connection itself (see SshHost.connect). */
+export interface FirstCommand {
+  command: string;
+  args: readonly string[];
+  timeoutMs: number;
+  maxBuffer?: number;
+}
+
+function commandKey(command: string, args: readonly string[]): string {
+  return [command, ...args].join('\0');
+}
+
+/** An ssh run's result as the command's own: 127/126 not found, 124/137 the remote `timeout`, 255 ssh itself. */
+function remoteResult(result: ExecResult, command: string, args: readonly string[]): ExecResult {
+  return {
+    ...result,
+    command,
+    args,
+    timedOut: result.timedOut || result.exitCode === 124 || result.exitCode === 137,
+    notFound: result.exitCode === 127 || result.exitCode === 126,
+    failed: result.failed || result.exitCode === 255,
+  };
 }
 
 interface QueuedRun {
@@ -654,11 +723,13 @@ export function splitBatchOutput(stdout: string, token: string, count: number): 
 function remoteFs(host: SshHost, timeoutMs: number): HostFs {
   const queue: Pending[] = [];
   let scheduled = false;
-  const flush = async () => {
+  const flush = () => {
     scheduled = false;
     const batch = queue.splice(0, FS_BATCH_MAX);
     if (queue.length > 0) schedule();
-    if (batch.length === 0) return;
+    if (batch.length > 0) void readBatch(batch);
+  };
+  const readBatch = async (batch: Pending[]) => {
     const token = `gd${Math.random().toString(16).slice(2, 10)}${Date.now().toString(16)}`;
     const args = [token, ...batch.flatMap((op) => [op.op, op.path, String(op.a), String(op.b)])];
     const maxBuffer = 16 * 1024 * 1024 + batch.reduce((n, op) => n + (op.op === 'read' ? op.b * 4 : op.op === 'text' ? op.b : 4096), 0);

@@ -12,7 +12,7 @@ import type { Settings } from '../settings.js';
 import { emitReport } from '../report/emit.js';
 import { formatSeconds } from '../report/format.js';
 import { installInterruptGuard, Interrupted, abortable } from '../launch/signals.js';
-import { SshSession, type Connection, type SshHost } from '../ssh.js';
+import { SshSession, type Connection, type FirstCommand, type SshHost } from '../ssh.js';
 import { buildFleetReport, hostReport, renderFleet, type HostOutcome } from './report.js';
 
 /** What a command does on one host. `signal` aborts on Ctrl-C. */
@@ -40,6 +40,17 @@ async function unitFor(command: string): Promise<HostUnit> {
     default:
       throw new UsageError(`${command} does not take --host`);
   }
+}
+
+/**
+ * check's slowest remote command, started on each connection as it opens (it rides the
+ * master's own session): the GPU query the gpus probe makes first, the very same words, so
+ * the probe finds its answer there. Not with --cpu or --only (the probe may not run).
+ */
+async function firstCommand(settings: Settings): Promise<FirstCommand | undefined> {
+  if (settings.command !== 'check' || settings.cpu || settings.only.length > 0) return undefined;
+  const { NVIDIA_SMI, PROBE_FIELDS, queryGpuArgs } = await import('../probes/nvidia.js');
+  return { command: NVIDIA_SMI, args: queryGpuArgs(PROBE_FIELDS), timeoutMs: settings.probeTimeoutMs, maxBuffer: 8 * 1024 * 1024 };
 }
 
 /** Runs `work` over `items`, at most `limit` at once, keeping the order of `items`. */
@@ -83,7 +94,7 @@ export async function runFleet(settings: Settings): Promise<number> {
   if ((settings.command === 'suite' || (settings.command === 'up' && settings.runSuite)) && !settings.dryRun) {
     (await import('../suite/load.js')).loadSuite({ casesFile: settings.casesFile, tags: settings.tags });
   }
-  const unit = await unitFor(settings.command);
+  const [unit, first] = await Promise.all([unitFor(settings.command), firstCommand(settings)]);
   const connectTimeoutMs = settings.probeTimeoutMs;
   const session = new SshSession({ connectTimeoutMs, readTimeoutMs: settings.probeTimeoutMs, configFile: process.env.GUARD_DOCTOR_SSH_CONFIG || null });
   const guard = installInterruptGuard((signalName) => {
@@ -99,7 +110,7 @@ export async function runFleet(settings: Settings): Promise<number> {
     const sshHosts = settings.targets.map((target) => session.host(target));
     const connections = new Map<number, Promise<Connection>>();
     const connectAhead = (i: number) => {
-      if (i < sshHosts.length && !connections.has(i)) connections.set(i, sshHosts[i]!.connect());
+      if (i < sshHosts.length && !connections.has(i)) connections.set(i, sshHosts[i]!.connect(first));
       return connections.get(i);
     };
     hosts = await mapLimit(settings.targets, settings.parallel, async (target, i) => {
