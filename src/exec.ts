@@ -28,11 +28,15 @@ export interface ExecOptions {
   cwd?: string;
   /** Stop reading output beyond this many bytes per stream. */
   maxBuffer?: number;
+  /** Standard output as it arrives, chunk by chunk (the result still holds all of it). */
+  onStdout?: (chunk: Buffer) => void;
+  /** Kill the process when this aborts (a handshake given up on before the command's own limit). */
+  signal?: AbortSignal;
 }
 
 export async function run(command: string, args: readonly string[], options: ExecOptions): Promise<ExecResult> {
   const started = performance.now();
-  const result = await execa(command, args, {
+  const subprocess = execa(command, args, {
     timeout: options.timeoutMs,
     killSignal: 'SIGKILL',
     reject: false,
@@ -44,7 +48,10 @@ export async function run(command: string, args: readonly string[], options: Exe
     maxBuffer: options.maxBuffer ?? 16 * 1024 * 1024,
     stripFinalNewline: false,
     windowsHide: true,
+    ...(options.signal ? { cancelSignal: options.signal } : {}),
   });
+  if (options.onStdout) subprocess.stdout?.on('data', options.onStdout);
+  const result = await subprocess;
   const code = (result as { code?: string }).code;
   const notFound = code === 'ENOENT' || code === 'EACCES';
   return {
@@ -110,6 +117,11 @@ export interface HostFs {
   readText(p: string, maxBytes?: number): Promise<string>;
   /** Bytes an unprivileged writer may still use on the file system holding `p`. */
   freeBytes(p: string): Promise<number>;
+  /**
+   * Each step of reads costs a round trip (a host over SSH, which answers a repeated read from
+   * what it already fetched): a probe asks early, all at once, for what it will likely need.
+   */
+  readsAreRoundTrips?: boolean;
 }
 
 export type ListenAttempt = { ok: true } | { ok: false; code: string; message: string };

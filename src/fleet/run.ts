@@ -11,7 +11,7 @@ import { EXIT, type CheckResult, type HostReport } from '../types.js';
 import type { Settings } from '../settings.js';
 import { emitReport } from '../report/emit.js';
 import { installInterruptGuard, Interrupted, abortable } from '../launch/signals.js';
-import { SshSession, type SshHost } from '../ssh.js';
+import { SshSession, type Connection, type FirstCommand, type SshHost } from '../ssh.js';
 import { reachableCheck } from '../../checks/host/reachable.js';
 import { buildFleetReport, hostReport, renderFleet, type HostOutcome } from './report.js';
 
@@ -20,12 +20,16 @@ export type HostUnit = (settings: Settings, host: SshHost, signal: AbortSignal) 
 
 async function unitFor(command: string): Promise<HostUnit> {
   switch (command) {
-    case 'check':
+    case 'check': {
+      // Loaded while the connections are being made, not after.
+      const modules = Promise.all([import('../phases/preflight.js'), import('../../checks/index.js'), import('../hub-settings.js'), import('../probes/index.js').then((m) => m.loadProbes())]);
+      modules.catch(() => undefined);
       return async (settings, host) => {
-        const [{ judgeHost }, { selectChecks }, { hostHubSettings }] = await Promise.all([import('../phases/preflight.js'), import('../../checks/index.js'), import('../hub-settings.js')]);
+        const [{ judgeHost }, { selectChecks }, { hostHubSettings }] = await modules;
         // A hub source: the host's cache, not this machine's.
         return { checks: await judgeHost(await hostHubSettings(settings, host), host, settings.only.length > 0 ? selectChecks(settings.only) : undefined) };
       };
+    }
     case 'suite':
       return (await import('./suite.js')).suiteOnHost;
     case 'down':
@@ -39,6 +43,17 @@ async function unitFor(command: string): Promise<HostUnit> {
     default:
       throw new UsageError(`${command} does not take --host`);
   }
+}
+
+/**
+ * check's slowest remote command, started on each connection as it opens (it rides the
+ * master's own session): the GPU query the gpus probe makes first, the very same words, so
+ * the probe finds its answer there. Not with --cpu or --only (the probe may not run).
+ */
+async function firstCommand(settings: Settings): Promise<FirstCommand | undefined> {
+  if (settings.command !== 'check' || settings.cpu || settings.only.length > 0) return undefined;
+  const { NVIDIA_SMI, PROBE_FIELDS, queryGpuArgs } = await import('../probes/nvidia.js');
+  return { command: NVIDIA_SMI, args: queryGpuArgs(PROBE_FIELDS), timeoutMs: settings.probeTimeoutMs, maxBuffer: 8 * 1024 * 1024 };
 }
 
 /** Runs `work` over `items`, at most `limit` at once, keeping the order of `items`. */
@@ -72,7 +87,7 @@ export async function runFleet(settings: Settings): Promise<number> {
   if ((settings.command === 'suite' || (settings.command === 'up' && settings.runSuite)) && !settings.dryRun) {
     (await import('../suite/load.js')).loadSuite({ casesFile: settings.casesFile, tags: settings.tags });
   }
-  const unit = await unitFor(settings.command);
+  const [unit, first] = await Promise.all([unitFor(settings.command), firstCommand(settings)]);
   const connectTimeoutMs = settings.probeTimeoutMs;
   const session = new SshSession({ connectTimeoutMs, readTimeoutMs: settings.probeTimeoutMs, configFile: process.env.GUARD_DOCTOR_SSH_CONFIG || null });
   const guard = installInterruptGuard((signalName) => {
@@ -83,9 +98,19 @@ export async function runFleet(settings: Settings): Promise<number> {
 
   let hosts: Array<HostReport & { lines: string[] }>;
   try {
-    hosts = await mapLimit(settings.targets, settings.parallel, async (target) => {
-      const host = session.host(target);
-      const connection = await abortable(host.connect(), guard.signal).catch((error: unknown) => ({ ok: false as const, message: errorMessage(error), durationMs: 0 }));
+    // Each host's connection is started when a lane frees up for the host --parallel places
+    // ahead of it, so a handshake is over by the time its turn comes (at most 2 x --parallel open).
+    const sshHosts = settings.targets.map((target) => session.host(target));
+    const connections = new Map<number, Promise<Connection>>();
+    const connectAhead = (i: number) => {
+      if (i < sshHosts.length && !connections.has(i)) connections.set(i, sshHosts[i]!.connect(first));
+      return connections.get(i);
+    };
+    hosts = await mapLimit(settings.targets, settings.parallel, async (target, i) => {
+      const host = sshHosts[i]!;
+      const connecting = connectAhead(i)!;
+      connectAhead(i + settings.parallel);
+      const connection = await abortable(connecting, guard.signal).catch((error: unknown) => ({ ok: false as const, message: errorMessage(error), durationMs: 0 }));
       const reach = reachableCheck(target.raw, connection, connectTimeoutMs);
       if (!connection.ok) return hostReport(settings.command, target.raw, { checks: [reach], exitCode: guard.signal.aborted ? EXIT.interrupted : EXIT.undetermined }, settings.strict);
       try {

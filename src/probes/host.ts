@@ -69,8 +69,12 @@ async function memory(host: Host): Promise<{ total: number; available: number }>
 }
 
 export async function probeHost(settings: Settings, host: Host = localHost): Promise<HostInfo> {
-  const diskPath = await existingAncestor(host, settings.mount?.hostPath ?? (host.remote ? '/' : (settings.hub?.cacheDir ?? settings.cwd)));
-  const [mem, osLabel, diskFreeBytes] = await Promise.all([memory(host), osName(host, settings), host.fs.freeBytes(diskPath).catch(() => null)]);
+  const start = settings.mount?.hostPath ?? (host.remote ? '/' : (settings.hub?.cacheDir ?? settings.cwd));
+  // Memory and OS do not wait for the disk path (on a host each wait is a round trip); the
+  // free space of the likeliest path is asked alongside, and used when that path exists.
+  const likely = host.fs.readsAreRoundTrips ? host.fs.freeBytes(path.posix.resolve(start)).catch(() => null) : null;
+  const [diskPath, mem, osLabel] = await Promise.all([existingAncestor(host, start), memory(host), osName(host, settings)]);
+  const diskFreeBytes = likely && diskPath === path.posix.resolve(start) ? await likely : await host.fs.freeBytes(diskPath).catch(() => null);
   return {
     os: osLabel,
     memTotalBytes: mem.total,

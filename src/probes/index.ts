@@ -35,7 +35,15 @@ const LIMITS: Partial<Record<FactName, (settings: Settings) => number>> = {
 /** The slowest probe starts first: nvidia-smi initialises NVML (hundreds of ms to seconds on a real host). */
 const START_ORDER: readonly FactName[] = ['gpus', 'runtime', 'image', 'model', 'hub', 'host', 'port'];
 
+/** Load the probes' code ahead (a fleet run does it while its SSH connections are being made). */
+export async function loadProbes(names: readonly FactName[] = Object.keys(PROBES) as FactName[]): Promise<void> {
+  await Promise.all(names.map((name) => PROBES[name]().catch(() => undefined)));
+}
+
 export async function gatherFacts(names: readonly FactName[], settings: Settings, host: Host = localHost): Promise<Partial<Facts>> {
+  // Load every probe first, so that all of them start in the same turn: on a host over SSH
+  // their first commands then leave together in one session (src/ssh.ts).
+  if (host.remote) await loadProbes(names);
   const ordered = [...names].sort((a, b) => rank(a) - rank(b));
   const entries = await Promise.all(ordered.map(async (name) => [name, await runProbe(name, settings, host)] as const));
   return Object.fromEntries(entries) as Partial<Facts>;

@@ -72,6 +72,7 @@ export async function inspectMount(mount: Mount, containerModelDir: string, mode
     pytorchWeightFiles: [],
     diskFreeBytes: null,
   };
+  if (fs.readsAreRoundTrips) readAhead(fs, mount.hostPath, facts.relativeDir);
   const modeSuffix = mount.mode ? `:${mount.mode}` : '';
   const mountAt = (hostDir: string) => `${hostDir}:${containerModelDir}${modeSuffix}`;
 
@@ -162,6 +163,45 @@ export async function inspectMount(mount: Mount, containerModelDir: string, mode
   await readDiskFree(fs, facts);
   return facts;
 }
+
+/**
+ * Where every read is a round trip (a host over SSH): ask at once, without waiting, for what
+ * the probe below will most likely read of the mount and the folder the server reads (their
+ * stat and listing, each file's first bytes, config.json, the index, each shard's header),
+ * with the very calls the probe makes, so that it finds most answers already there: two
+ * round trips instead of one per step. Only a cache is filled; the verdicts come from the
+ * probe's own reads as before (the same answers, asked earlier).
+ */
+function readAhead(fs: HostFs, root: string, relative: string | null): void {
+  const ignore = () => undefined;
+  const modelDir = relative === null ? root : path.join(root, ...relative.split('/').filter((s) => s !== ''));
+  void fs.stat(root).catch(ignore);
+  void fs.realpath(root).catch(ignore);
+  void fs.freeBytes(modelDir).catch(ignore);
+  const files = async (dir: string, depth: number): Promise<void> => {
+    const names = await fs.readdir(dir).catch(() => [] as string[]);
+    await Promise.all(
+      names.slice(0, MAX_ENTRIES_PER_FOLDER).map(async (name) => {
+        const file = path.join(dir, name);
+        // Answered by the listing itself, no round trip.
+        const own = await fs.lstat(file).catch(() => null);
+        if (own?.kind === 'folder' && depth > 0 && !name.startsWith('.')) return files(file, depth - 1);
+        if (own?.kind !== 'file') return;
+        if (own.sizeBytes <= LFS_POINTER_MAX_BYTES) void readLfsHead(fs, file).catch(ignore);
+        if (depth > 0 && (name === CONFIG_FILE || name === SAFETENSORS_INDEX_FILE) && own.sizeBytes <= MAX_JSON_BYTES) void readJsonText(fs, file).catch(ignore);
+        if (depth > 0 && isSafetensors(name) && own.sizeBytes >= SAFETENSORS_HEADER_LENGTH_BYTES) void readShardHead(fs, file, own.sizeBytes).catch(ignore);
+      }),
+    );
+  };
+  void fs.stat(modelDir).catch(ignore);
+  void files(modelDir, 1).catch(ignore);
+  if (modelDir !== root) void fs.readdir(root).catch(ignore);
+}
+
+/** The probe's reads of a file, one function each, so that readAhead asks exactly what the probe will. */
+const readLfsHead = (fs: HostFs, file: string) => fs.read(file, 0, LFS_POINTER_PREFIX.length);
+const readJsonText = (fs: HostFs, file: string) => fs.readText(file, MAX_JSON_BYTES);
+const readShardHead = (fs: HostFs, file: string, sizeBytes: number) => fs.read(file, 0, Math.min(sizeBytes, SHARD_FIRST_READ_BYTES));
 
 /** The container model dir relative to the mount's container path, or null when outside it. */
 export function containerRelative(containerPath: string, containerModelDir: string): string | null {
@@ -331,7 +371,7 @@ async function describeEntry(fs: HostFs, fullPath: string, name: string, rootRea
   const type = target.kind === 'file' ? 'file' : target.kind === 'folder' ? 'folder' : 'other';
   const mode = target.mode;
   const readableByOthers = type === 'folder' ? (mode & 0o005) === 0o005 : (mode & 0o004) !== 0;
-  const lfsPointer = type === 'file' && target.sizeBytes <= LFS_POINTER_MAX_BYTES && (await startsWith(fs, fullPath, LFS_POINTER_PREFIX));
+  const lfsPointer = type === 'file' && target.sizeBytes <= LFS_POINTER_MAX_BYTES && (await isLfsPointer(fs, fullPath));
   return { path: name, type, sizeBytes: target.sizeBytes, mode, uid: target.uid, symlink, linkTarget, linkEscapesMount, lfsPointer, readableByOthers };
 }
 
@@ -360,7 +400,7 @@ async function readShard(fs: HostFs, dir: string, name: string, entry: ModelFile
 const SHARD_FIRST_READ_BYTES = 64 * 1024;
 
 async function readSafetensorsHeader(fs: HostFs, file: string, sizeBytes: number): Promise<Pick<ShardFacts, 'headerBytes' | 'dataBytes' | 'declaredDataBytes' | 'problem'>> {
-  const first = await fs.read(file, 0, Math.min(sizeBytes, SHARD_FIRST_READ_BYTES));
+  const first = await readShardHead(fs, file, sizeBytes);
   const lengthBuffer = first.subarray(0, SAFETENSORS_HEADER_LENGTH_BYTES);
   if (lengthBuffer.length < SAFETENSORS_HEADER_LENGTH_BYTES) {
     return { headerBytes: null, dataBytes: null, declaredDataBytes: null, problem: `only ${lengthBuffer.length} bytes could be read, too short for a safetensors file` };
@@ -417,7 +457,7 @@ async function readJsonObject(fs: HostFs, dir: string, entry: ModelFileEntry | u
   if (entry.sizeBytes > MAX_JSON_BYTES) return { value: null, problem: `${entry.path} is ${entry.sizeBytes} bytes, too big for what it should hold` };
   let text: string;
   try {
-    text = await fs.readText(path.join(dir, entry.path), MAX_JSON_BYTES);
+    text = await readJsonText(fs, path.join(dir, entry.path));
   } catch (error) {
     return { value: null, problem: `${entry.path} could not be read (${(error as NodeJS.ErrnoException).code ?? 'error'})` };
   }
@@ -438,10 +478,10 @@ async function readDiskFree(fs: HostFs, facts: ModelFolderFacts): Promise<void> 
   }
 }
 
-async function startsWith(fs: HostFs, file: string, prefix: string): Promise<boolean> {
+async function isLfsPointer(fs: HostFs, file: string): Promise<boolean> {
   try {
-    const buffer = await fs.read(file, 0, prefix.length);
-    return buffer.length === prefix.length && buffer.toString('latin1') === prefix;
+    const buffer = await readLfsHead(fs, file);
+    return buffer.length === LFS_POINTER_PREFIX.length && buffer.toString('latin1') === LFS_POINTER_PREFIX;
   } catch {
     return false;
   }

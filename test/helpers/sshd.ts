@@ -169,15 +169,18 @@ export async function startFleet(specs: HostSpec[]): Promise<Fleet> {
     await mkdir(modelsDir, { recursive: true });
     await mkdir(path.join(hostDir, 'state'), { recursive: true });
     if (spec.smi) {
-      await writeFile(
-        path.join(bin, 'nvidia-smi'),
-        [
-          '#!/bin/sh',
-          ...(spec.smiDelayS ? [`sleep ${spec.smiDelayS}`] : []),
-          `FAKE_NVIDIA_SMI=${shq(path.join(SMI_FIXTURES, spec.smi))} FAKE_NVIDIA_SMI_STATE=${shq(path.join(hostDir, 'state'))} exec ${shq(process.execPath)} ${shq(FAKE_SMI)} "$@"`,
-          '',
-        ].join('\n'),
-      );
+      const fakeEnv = `FAKE_NVIDIA_SMI=${shq(path.join(SMI_FIXTURES, spec.smi))} FAKE_NVIDIA_SMI_STATE=${shq(path.join(hostDir, 'state'))}`;
+      const fake = `${shq(process.execPath)} ${shq(FAKE_SMI)} "$@"`;
+      // A slow host's nvidia-smi answers after smiDelayS in all: the fake's own start-up (a
+      // Node process, a good part of a second on a busy machine) runs inside that time, not after it.
+      const slow = (seconds: number) => [
+        `t=${shq(path.join(hostDir, 'state'))}/smi.$$`,
+        `${fakeEnv} ${fake} >"$t.o" 2>"$t.e" & p=$!`,
+        `sleep ${seconds}`,
+        'wait "$p"; c=$?',
+        'cat "$t.o"; cat "$t.e" >&2; rm -f "$t.o" "$t.e"; exit "$c"',
+      ];
+      await writeFile(path.join(bin, 'nvidia-smi'), ['#!/bin/sh', ...(spec.smiDelayS ? slow(spec.smiDelayS) : [`${fakeEnv} exec ${fake}`]), ''].join('\n'));
       await chmod(path.join(bin, 'nvidia-smi'), 0o755);
     }
     if (spec.dockerInfo) {

@@ -5,6 +5,7 @@
  * both executors must reach the same facts from the same probe code.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
 import { chmod, mkdir, rename, stat, symlink, truncate, writeFile, access } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -54,6 +55,27 @@ describe.each([LOCAL, OVER_SSH])('model folder probe on %s', (where) => {
     if (!facts) throw new Error('expected model facts');
     return facts;
   }
+
+  it.runIf(where === OVER_SSH && !skipSsh)('closing the session ends its master connection (no ssh left behind)', async () => {
+    const own = new SshSession({ connectTimeoutMs: 60_000, configFile: fleet!.sshConfig });
+    const ssh = own.host(parseTarget('self', '--host'));
+    expect((await ssh.connect()).ok).toBe(true);
+    const dir = await own.controlDir();
+    const check = await execa('ssh', ['-F', fleet!.sshConfig, '-o', `ControlPath=${path.join(dir, 'c0')}`, '-O', 'check', 'self'], { reject: false });
+    const pid = Number(/pid=(\d+)/.exec(check.stderr)?.[1]);
+    expect(pid, check.stderr).toBeGreaterThan(0);
+    await own.close();
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(alive()).toBe(false);
+  }, T);
 
   it.skipIf(skipSsh)('gives null when no mount or model dir was given', async () => {
     expect(await probeModelFolder(resolveSettings('check', {}, {}, '/'), host)).toBeNull();

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { listenersBlock, parseListingMeta, parseOdHex, parseStat, remoteCommand, splitBatchOutput } from '../../src/ssh.js';
+import { BatchFrames, batchWords, listenersBlock, parseListingMeta, parseOdHex, parseStat, remoteCommand, RUN_BATCH_SCRIPT, splitBatchOutput } from '../../src/ssh.js';
 import { dockerEndpoint, parseTarget, readTargets, sshTargetOf } from '../../src/targets.js';
 import { fleetExitCode, fleetTable } from '../../src/fleet/report.js';
 import { mapLimit } from '../../src/fleet/run.js';
@@ -72,6 +72,87 @@ describe('remote-shell quoting', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('several commands in one session (the script a host runs)', () => {
+  type Frame = { index: number; exitCode: number; stdout: string; stderr: string; at: number };
+  /** Runs RUN_BATCH_SCRIPT with this machine's sh, as sshd would on a host, reading frames as they stream in. */
+  async function runBatch(batch: Array<{ command: string; args: string[]; options: { timeoutMs: number } }>, chunkBytes = 0) {
+    const started = performance.now();
+    const frames: Frame[] = [];
+    const reader = new BatchFrames('gdt0k3n', (f) => frames.push({ index: f.index, exitCode: f.exitCode, stdout: f.stdout.toString('utf8'), stderr: f.stderr.toString('utf8'), at: performance.now() - started }));
+    // A login that prints something first must not confuse the reader.
+    const child = execa('sh', ['-c', `echo "welcome to the host"; exec ${remoteCommand('sh', ['-c', RUN_BATCH_SCRIPT, 'sh', ...batchWords('gdt0k3n', batch)])}`], { reject: false, encoding: 'buffer' });
+    child.stdout!.on('data', (chunk: Buffer) => {
+      // Split into tiny pieces too: frames arrive cut anywhere over a real connection.
+      if (chunkBytes === 0) return reader.push(chunk);
+      for (let at = 0; at < chunk.length; at += chunkBytes) reader.push(chunk.subarray(at, at + chunkBytes));
+    });
+    const result = await child;
+    return { frames: frames.sort((a, b) => a.index - b.index), exitCode: result.exitCode, count: reader.count, stderr: Buffer.from(result.stderr as Uint8Array).toString() };
+  }
+
+  it('runs each command with its own words, output, error output and exit status; nothing in a word runs', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gd-batch-'));
+    const marker = path.join(dir, 'ran');
+    try {
+      const words = [`a b`, `$(touch ${marker})`, `\`touch ${marker}\``, `'single'`, `"double"`, `ünï 模型 ✓`, `;touch ${marker}`, `$HOME`, `*`, `\${1}`, `"\${2}"`, ''];
+      const odd = path.join(dir, `odd $(exit 9) \`exit 9\` 'q' "d" é`);
+      await writeFile(odd, 'x'.repeat(100_000));
+      for (const chunkBytes of [0, 7]) {
+        const { frames, exitCode, count } = await runBatch(
+          [
+            { command: 'printf', args: ['%s\\n', ...words], options: { timeoutMs: 10_000 } },
+            { command: 'sh', args: ['-c', 'printf out; printf err >&2; exit 3'], options: { timeoutMs: 10_000 } },
+            { command: 'guard-doctor-no-such-program', args: [], options: { timeoutMs: 10_000 } },
+            { command: 'cat', args: ['--', odd], options: { timeoutMs: 10_000 } },
+            { command: 'printf', args: ['%s', `gdt0k3n 9 0 1 1\n`], options: { timeoutMs: 10_000 } },
+          ],
+          chunkBytes,
+        );
+        expect(exitCode).toBe(0);
+        expect(count).toBe(5);
+        expect(frames.map((f) => f.index)).toEqual([0, 1, 2, 3, 4]);
+        expect(frames[0]).toMatchObject({ exitCode: 0, stdout: words.join('\n') + '\n', stderr: '' });
+        expect(frames[1]).toMatchObject({ exitCode: 3, stdout: 'out', stderr: 'err' });
+        // `timeout` says 127 for a program that is not there, as a shell does.
+        expect(frames[2]!.exitCode).toBe(127);
+        expect(frames[3]!.stdout).toBe('x'.repeat(100_000));
+        // Output that looks like a frame header is only output.
+        expect(frames[4]).toMatchObject({ exitCode: 0, stdout: 'gdt0k3n 9 0 1 1\n' });
+      }
+      expect(existsSync(marker)).toBe(false);
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.string({ unit: 'grapheme' }).filter((w) => !w.includes('\0')), { minLength: 1, maxLength: 4 }), async (arbitrary) => {
+          const { frames } = await runBatch([
+            { command: 'printf', args: ['%s\\0', ...arbitrary], options: { timeoutMs: 10_000 } },
+            { command: 'printf', args: ['%s\\0', ...arbitrary.reverse()], options: { timeoutMs: 10_000 } },
+          ]);
+          expect(frames[0]!.stdout.split('\0').slice(0, -1)).toEqual(arbitrary.reverse());
+          expect(frames[1]!.stdout.split('\0').slice(0, -1)).toEqual(arbitrary.reverse());
+        }),
+        { numRuns: 15 },
+      );
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('each result comes back when its command ends, not when the slowest does; each has its own time limit', async () => {
+    const { frames } = await runBatch([
+      { command: 'sleep', args: ['30'], options: { timeoutMs: 1_000 } },
+      { command: 'sh', args: ['-c', 'sleep 2; echo slow'], options: { timeoutMs: 20_000 } },
+      { command: 'echo', args: ['fast'], options: { timeoutMs: 20_000 } },
+    ]);
+    // `timeout` ended the first at its own limit (exit 124), long before its 30 s.
+    expect(frames[0]!.exitCode).toBe(124);
+    expect(frames[1]).toMatchObject({ exitCode: 0, stdout: 'slow\n' });
+    expect(frames[2]).toMatchObject({ exitCode: 0, stdout: 'fast\n' });
+    // Order of arrival, not of asking: fast, then the limited one, then the slow one.
+    expect(frames[2]!.at).toBeLessThan(frames[0]!.at);
+    expect(frames[0]!.at).toBeLessThan(frames[1]!.at);
   });
 });
 
