@@ -1,18 +1,20 @@
 /**
  * Runs the probes a run needs, all at once, each under a time limit; a probe that runs over
  * becomes a `timeout` outcome and one that throws a `crash` outcome, never a hang or a stack.
+ * Then works out the derived facts (DERIVED) from what the probes found, once, for every check.
  */
-import type { FactName, Facts, FactValue, ProbeOutcome } from '../facts.js';
+import type { DerivedFactName, FactName, Facts, FactValue, GatheredFactName, ProbeOutcome } from '../facts.js';
 import type { Settings } from '../settings.js';
 import { ProbeTimeoutError, errorMessage } from '../errors.js';
 import { localHost, type Host } from '../exec.js';
+import { selectGpu } from '../gpu-choice.js';
 
 // It lives in errors.ts so that the probes, which this file loads, need not import this file back.
 export { ProbeTimeoutError };
 
 /** A probe reads the facts of `host` (this machine, or a host over SSH) with the same code. */
-type Probe<K extends FactName> = (settings: Settings, host: Host) => Promise<FactValue<K>>;
-type ProbeTable = { [K in FactName]: () => Promise<Probe<K>> };
+type Probe<K extends GatheredFactName> = (settings: Settings, host: Host) => Promise<FactValue<K>>;
+type ProbeTable = { [K in GatheredFactName]: () => Promise<Probe<K>> };
 
 // Loaded lazily: a run that needs no GPU facts never loads the nvidia-smi code.
 const PROBES: ProbeTable = {
@@ -25,12 +27,59 @@ const PROBES: ProbeTable = {
   hub: async () => (await import('./hub.js')).probeHub,
 };
 
+/** A fact worked out from gathered facts and the settings, without I/O (Ansible's facts that depend on facts). */
+interface Derivation<K extends DerivedFactName, S extends GatheredFactName> {
+  from: readonly S[];
+  derive(values: { [N in S]: FactValue<N> }, settings: Settings): FactValue<K>;
+  /** What the report says once about the value (src/judge.ts puts it on the first check that judges the fact). */
+  details?(value: FactValue<K>): string[];
+}
+const derivation = <K extends DerivedFactName, S extends GatheredFactName>(d: Derivation<K, S>) => d as unknown as Derivation<K, GatheredFactName>;
+
+export const DERIVED: { [K in DerivedFactName]: Derivation<K, GatheredFactName> } = {
+  gpu: derivation<'gpu', 'gpus'>({ from: ['gpus'], derive: ({ gpus }, settings) => selectGpu(gpus, settings), details: (selection) => selection.notes }),
+};
+
+const isDerived = (name: FactName): name is DerivedFactName => Object.hasOwn(DERIVED, name);
+
 export async function gatherFacts(names: readonly FactName[], settings: Settings, host: Host = localHost): Promise<Partial<Facts>> {
-  const entries = await Promise.all(names.map(async (name) => [name, await runProbe(name, settings, host)] as const));
-  return Object.fromEntries(entries) as Partial<Facts>;
+  const derived = names.filter(isDerived);
+  const probed = new Set(names.filter((n): n is GatheredFactName => !isDerived(n)));
+  for (const name of derived) for (const source of DERIVED[name].from) probed.add(source);
+  const entries = await Promise.all([...probed].map(async (name) => [name, await runProbe(name, settings, host)] as const));
+  return deriveFacts(Object.fromEntries(entries) as Partial<Facts>, derived, settings);
 }
 
-export async function runProbe<K extends FactName>(name: K, settings: Settings, host: Host = localHost): Promise<ProbeOutcome<FactValue<K>>> {
+/**
+ * The gathered facts plus the derived ones named. A derived fact whose source probe timed out or
+ * crashed is missing the same way (same kind and message), so the checks that need it show the
+ * source's "could not tell" and `blockedBy` still names the cause.
+ */
+export function deriveFacts(facts: Partial<Facts>, names: readonly DerivedFactName[], settings: Settings): Partial<Facts> {
+  const out: Partial<Facts> = { ...facts };
+  for (const name of names) {
+    const { from, derive, details } = DERIVED[name];
+    const sources = from.map((s) => facts[s]);
+    if (sources.some((o) => o === undefined)) continue;
+    const durationMs = Math.max(0, ...sources.map((o) => o!.durationMs));
+    const failed = sources.find((o) => !o!.ok);
+    if (failed && !failed.ok) {
+      (out as Record<string, unknown>)[name] = { ok: false, kind: failed.kind, message: failed.message, durationMs };
+      continue;
+    }
+    const values = Object.fromEntries(from.map((s) => [s, (facts[s] as { value: unknown }).value])) as Parameters<typeof derive>[0];
+    try {
+      const value = derive(values, settings);
+      const said = details?.(value) ?? [];
+      (out as Record<string, unknown>)[name] = { ok: true, value, durationMs, ...(said.length > 0 ? { details: said } : {}) };
+    } catch (error) {
+      (out as Record<string, unknown>)[name] = { ok: false, kind: 'crash', message: `working out the ${name} fact failed: ${errorMessage(error)}`, durationMs };
+    }
+  }
+  return out;
+}
+
+export async function runProbe<K extends GatheredFactName>(name: K, settings: Settings, host: Host = localHost): Promise<ProbeOutcome<FactValue<K>>> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   // The probe's own commands stop at probeTimeoutMs; this is the net under them.
