@@ -82,8 +82,10 @@ export type MigChoice =
  */
 export function chooseMigDevice(gpu: GpuInfo, settings: Pick<Settings, 'migDevice'>): MigChoice {
   const wanted = settings.migDevice ?? null;
+  // As the user typed it: --gpu 0:1, or --gpu MIG-<uuid>.
+  const given = wanted === null ? '' : /^\d+$/.test(wanted) ? `${gpu.index}:${wanted}` : wanted;
   if (!gpu.migEnabled) {
-    if (wanted !== null) return { kind: 'none', summary: `--gpu ${wanted}: GPU ${gpu.index} is not in MIG mode` };
+    if (wanted !== null) return { kind: 'none', summary: `--gpu ${given}: GPU ${gpu.index} is not in MIG mode` };
     return { kind: 'whole-gpu' };
   }
   const devices = [...(gpu.migDevices ?? [])].sort((a, b) => a.index - b.index);
@@ -91,7 +93,7 @@ export function chooseMigDevice(gpu: GpuInfo, settings: Pick<Settings, 'migDevic
     const device = devices.find((d) => (/^\d+$/.test(wanted) ? d.index === Number(wanted) : d.uuid === wanted));
     if (!device) {
       const listed = devices.map((d) => `${gpu.index}:${d.index}${d.profile ? ` (${d.profile})` : ''}`).join(', ') || 'none';
-      return { kind: 'none', summary: `--gpu: GPU ${gpu.index} has no MIG device ${wanted}; its MIG devices: ${listed}` };
+      return { kind: 'none', summary: `--gpu ${given}: GPU ${gpu.index} has no MIG device ${wanted}; its MIG devices: ${listed}` };
     }
     return { kind: 'device', device, reason: 'flag' };
   }
