@@ -9,8 +9,7 @@ import { ProbeTimeoutError, errorMessage } from '../errors.js';
 import { localHost, type Host } from '../exec.js';
 import { selectGpu } from '../gpu-choice.js';
 
-// It lives in errors.ts so that the probes, which this file loads, need not import this file back.
-export { ProbeTimeoutError };
+// ProbeTimeoutError lives in errors.ts, not here: the probes, which this file loads, must never import this file back.
 
 /** A probe reads the facts of `host` (this machine, or a host over SSH) with the same code. */
 type Probe<K extends GatheredFactName> = (settings: Settings, host: Host) => Promise<FactValue<K>>;
