@@ -265,6 +265,17 @@ describe('gpu.driver', () => {
     expect(capability.details?.join(' ')).toContain('nvidia-smi cannot reach 0000:07:00.0');
   });
 
+  it('judges the start gate on the GPUs the container gets: all of them, or the one --gpu (or its MIG UUID) names', () => {
+    const base = { ...host('two-a100-one-busy'), driverVersion: '550.127.05', cudaVersion: '12.4' };
+    const migDevice = { index: 0, profile: '3g.20gb', uuid: 'MIG-0d6b1b8a-6f0e-5a7e-9d2b-1f3c5e7a9b0d', gpuInstanceId: 1, computeInstanceId: 0, memoryTotalMiB: 19968, memoryUsedMiB: 13, memoryFreeMiB: 19955 };
+    const mixed = withGpu(withGpu(base, 0, { name: 'NVIDIA GeForce RTX 4090', brand: 'GeForce', brandSource: 'nvidia-smi' }), 1, { brand: 'NVIDIA', brandSource: 'nvidia-smi', migEnabled: true, migDevices: [migDevice] });
+    // --gpus all: the GeForce card's refusal stops the container.
+    expect(judge(mixed).driver).toMatchObject({ status: 'fail', summary: expect.stringContaining('on GPU 0 (NVIDIA GeForce RTX 4090, brand GeForce)') });
+    for (const gpu of ['1', '1:0', migDevice.uuid]) {
+      expect(judge(mixed, { gpu }).driver, `--gpu ${gpu}`).toMatchObject({ status: 'warn', summary: expect.stringContaining('on GPU 1 (NVIDIA A100-SXM4-40GB, brand NVIDIA) only through CUDA forward compatibility') });
+    }
+  });
+
   it('fails "CUDA Version: ERR!" (WSL2, vGPU): CUDA cannot be assumed', () => {
     const { driver } = judge({ ...host('h100'), cudaVersion: null, cudaVersionSource: 'unreadable', cudaVersionText: 'ERR!' });
     expect(driver.status).toBe('fail');
