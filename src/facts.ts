@@ -1,6 +1,7 @@
 /**
  * The facts of one run: gathered once by the probes (src/probes/), concurrently, each under
- * its own time limit, then handed to every check. A check never runs a command itself.
+ * its own time limit, plus the facts derived from them (the chosen GPU), then handed to every
+ * check. A check never runs a command itself, and never works out a derived fact again.
  */
 import type { HubSettings } from './hub-settings.js';
 import type { Mount } from './settings.js';

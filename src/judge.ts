@@ -1,8 +1,11 @@
 /**
  * The check model and its runner (the registry of checks is checks/index.ts; the `check` command is src/commands/check.ts).
  * A check is a small object: id, title, the facts it needs, and a pure function from those
- * facts to a verdict. The runner gathers each needed fact once, turns a probe that timed out
- * or crashed into an `error` result, and a check that throws into an `error` result too.
+ * facts to a verdict. The runner gathers each needed fact once (a derived fact, such as the
+ * chosen GPU, is worked out once from the gathered ones: src/probes/index.ts DERIVED), turns a
+ * probe that timed out or crashed into an `error` result, and a check that throws into an
+ * `error` result too. A fact's own lines ("GPU 1 chosen: ...") go on the first check that
+ * judges it, so a report says them once.
  */
 import type { FactName, FactValue, Facts } from './facts.js';
 import type { Settings } from './settings.js';
