@@ -5,12 +5,12 @@
  * worded in nvidia-container-cli's own words; otherwise NVIDIA's driver table decides.
  */
 import { defineCheck, type Judgement } from '../src/judge.js';
-import type { GpuInfo, GpuInventory, GpuSelection } from '../src/facts.js';
+import type { GpuInfo, GpuInventory } from '../src/facts.js';
 import type { Settings } from '../src/settings.js';
 import { compareVersions, requiredDriver, type DriverRequirement } from '../src/data/cuda.js';
 import { isConsumerBrand } from '../src/data/gpus.js';
 import { requiredCudaOf } from '../src/nvidia-require.js';
-import { CPU_SKIP_REASON } from '../src/gpu-choice.js';
+import { CPU_SKIP_REASON, containerGpus } from '../src/gpu-choice.js';
 import { describeCudaSource, imageRef, judgeGate, resolveImageCuda, resolveImageGate, startableImages, type ImageGate } from '../src/image-gate.js';
 
 const INSTALL_HINT = "with your distribution's nvidia-driver package (Ubuntu: `sudo ubuntu-drivers install`), reboot, and check that `nvidia-smi` answers; or serve on CPU with --cpu";
@@ -19,9 +19,9 @@ type Inventory = Extract<GpuInventory, { state: 'ok' }>;
 export const gpuDriver = defineCheck({
   id: 'gpu.driver',
   title: 'NVIDIA driver',
-  needs: ['gpus', 'gpu', 'image'],
+  needs: ['gpus', 'image'],
   skip: (settings) => (settings.cpu ? CPU_SKIP_REASON : null),
-  judge({ gpus, gpu, image }, settings) {
+  judge({ gpus, image }, settings) {
     const cuda = resolveImageCuda(settings, image);
     const where = describeCudaSource(cuda, settings);
     const need = requiredDriver(cuda.version);
@@ -63,20 +63,10 @@ export const gpuDriver = defineCheck({
           measured: { ...base, cuda: cuda.version },
         };
       case 'ok':
-        return judgeDriver(gpus, containerGpus(gpus, gpu, settings), settings, resolveImageGate(settings, image), cuda, where, need);
+        return judgeDriver(gpus, containerGpus(gpus.gpus, settings), settings, resolveImageGate(settings, image), cuda, where, need);
     }
   },
 });
-
-/**
- * The GPUs the container gets, whose start gate nvidia-container-cli judges: the one --gpu names
- * (for --gpu N:M or a MIG UUID, its parent), as the derived gpu fact has it, else all of them
- * (`--gpus all`). A --gpu that names no GPU leaves all of them: gpu.vram reports the bad flag.
- */
-function containerGpus(gpus: Inventory, selection: GpuSelection, settings: Settings): GpuInfo[] {
-  const named = settings.gpu !== null || settings.migDevice !== null ? selection.gpu : null;
-  return named ? [named] : gpus.gpus;
-}
 
 function judgeDriver(
   gpus: Inventory,

@@ -12,7 +12,7 @@ export type GpuChoice =
   | { ok: false; summary: string; fix: string };
 
 export function chooseGpu(gpus: readonly GpuInfo[], settings: Pick<Settings, 'gpu'> & Partial<Pick<Settings, 'migDevice'>>): GpuChoice {
-  const byMigUuid = settings.migDevice && settings.migDevice.startsWith('MIG-') ? gpus.find((g) => (g.migDevices ?? []).some((d) => d.uuid === settings.migDevice)) : undefined;
+  const byMigUuid = gpuHoldingMigUuid(gpus, settings.migDevice ?? null);
   if (byMigUuid) return { ok: true, gpu: byMigUuid, reason: 'flag' };
   if (gpus.length === 0) {
     return { ok: false, summary: 'nvidia-smi lists no GPU', fix: 'check that the GPU is seated and visible (`nvidia-smi -L`), or serve on CPU with --cpu' };
@@ -32,6 +32,22 @@ export function chooseGpu(gpus: readonly GpuInfo[], settings: Pick<Settings, 'gp
   if (gpus.length === 1) return { ok: true, gpu: gpus[0]!, reason: 'only' };
   const byFree = [...gpus].sort((a, b) => usableFreeMiB(b) - usableFreeMiB(a) || a.index - b.index);
   return { ok: true, gpu: byFree[0]!, reason: 'most-free' };
+}
+
+/** The GPU that holds the MIG device `--gpu MIG-<uuid>` names, if nvidia-smi listed it. */
+function gpuHoldingMigUuid(gpus: readonly GpuInfo[], migDevice: string | null): GpuInfo | undefined {
+  if (!migDevice?.startsWith('MIG-')) return undefined;
+  return gpus.find((g) => (g.migDevices ?? []).some((d) => d.uuid === migDevice));
+}
+
+/**
+ * The GPUs a container started by `up` gets, whose start gate nvidia-container-cli judges: the one
+ * --gpu names (for --gpu N:M or --gpu MIG-<uuid>, its parent), else all of them (`--gpus all`).
+ * A --gpu that names no GPU leaves all of them: gpu.vram reports the bad flag.
+ */
+export function containerGpus(gpus: readonly GpuInfo[], settings: Pick<Settings, 'gpu' | 'migDevice'>): GpuInfo[] {
+  const named = settings.gpu !== null ? gpus.find((g) => g.index === settings.gpu) : gpuHoldingMigUuid(gpus, settings.migDevice);
+  return named ? [named] : [...gpus];
 }
 
 /** The free memory a container can use on a GPU: in MIG mode, its largest MIG device's, never the parent's. */
