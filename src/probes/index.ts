@@ -8,6 +8,7 @@ import type { Settings } from '../settings.js';
 import { ProbeTimeoutError, errorMessage } from '../errors.js';
 import { localHost, type Host } from '../exec.js';
 import { selectGpu } from '../gpu-choice.js';
+import { withTimeLimit } from '../timing.js';
 
 // ProbeTimeoutError lives in errors.ts, not here: the probes, which this file loads, must never import this file back.
 
@@ -83,20 +84,12 @@ export async function runProbe<K extends GatheredFactName>(name: K, settings: Se
   const elapsed = () => Math.round(performance.now() - started);
   // The probe's own commands stop at probeTimeoutMs; this is the net under them.
   const limitMs = settings.probeTimeoutMs + 1000;
-  let timer: NodeJS.Timeout | undefined;
   try {
     const probe = (await PROBES[name]()) as Probe<K>;
-    const value = await Promise.race([
-      probe(settings, host),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new ProbeTimeoutError(`the ${name} probe did not finish within ${Math.round(limitMs / 1000)} s`)), limitMs);
-      }),
-    ]);
+    const value = await withTimeLimit(probe(settings, host), limitMs, () => new ProbeTimeoutError(`the ${name} probe did not finish within ${Math.round(limitMs / 1000)} s`));
     return { ok: true, value, durationMs: elapsed() };
   } catch (error) {
     const kind = error instanceof ProbeTimeoutError ? 'timeout' : 'crash';
     return { ok: false, kind, message: errorMessage(error), durationMs: elapsed() };
-  } finally {
-    clearTimeout(timer);
   }
 }

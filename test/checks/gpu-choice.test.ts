@@ -203,6 +203,15 @@ describe('the gpu fact in the pipeline', () => {
     for (const r of [capability!, vram!]) expect(r).toMatchObject({ status: 'skip', summary: 'needs gpu.driver' });
   });
 
+  it("an nvidia-smi that ignores its own limit: the runner's net makes `gpus` a timeout, and `gpu` is missing the same way", async () => {
+    const settings = resolveSettings('check', { probeTimeout: '1' }, {}, ROOT);
+    const wedged: Host = { ...localHost, run: (command, args, options) => (command === 'nvidia-smi' ? new Promise(() => {}) : localHost.run(command, args, options)) };
+    const facts = await gatherFacts(['gpu'], settings, wedged);
+    const timedOut = { ok: false, kind: 'timeout', message: 'the gpus probe did not finish within 2 s' };
+    expect(facts.gpus).toMatchObject(timedOut);
+    expect(facts.gpu).toMatchObject(timedOut);
+  }, 20_000);
+
   it('gatherFacts probes `gpus` once for the derived fact, and judgeHost (check, up\'s preflight, the fleet) judges from it', async () => {
     const settings = settingsOf({ gpu: '0:2' });
     const host = replayHost(HOSTS.migGpu0);
