@@ -9,7 +9,7 @@
 import { defineCheck } from '../src/judge.js';
 import { archCoverage, compareVersions } from '../src/data/cuda.js';
 import { gpuFamily } from '../src/data/gpus.js';
-import { CPU_SKIP_REASON, chooseGpu, gpuLabel, inventoryProblem } from '../src/gpu-choice.js';
+import { CPU_SKIP_REASON, gpuLabel, noGpuJudgement } from '../src/gpu-choice.js';
 import { resolveImageGate } from '../src/image-gate.js';
 
 /** bf16, and the web image's floor. */
@@ -20,15 +20,16 @@ export const VLLM_MIN_COMPUTE_CAPABILITY = '7.0';
 export const gpuComputeCapability = defineCheck({
   id: 'gpu.compute-capability',
   title: 'GPU compute capability',
-  needs: ['gpus', 'image'],
+  needs: ['gpus', 'gpu', 'image'],
   skip: (settings) => (settings.cpu ? CPU_SKIP_REASON : null),
   blockedBy: 'gpu.driver',
-  judge({ gpus, image }, settings) {
-    // No GPU facts: gpu.driver fails with the cause; here it is "could not tell", one cause counted once.
-    if (gpus.state !== 'ok') return { status: 'error', ...inventoryProblem(gpus) };
-    const choice = chooseGpu(gpus.gpus, settings);
-    if (!choice.ok) return { status: 'fail', summary: choice.summary, fix: choice.fix };
-    const { gpu } = choice;
+  judge({ gpus, gpu: selection, image }, settings) {
+    // The chosen GPU is a derived fact (src/gpu-choice.ts selectGpu): no GPU facts or a lost GPU is
+    // gpu.driver's failure, shown here as "needs gpu.driver"; a GPU whose MIG set-up gives nothing
+    // still has a capability to judge (gpu.vram fails on the MIG set-up).
+    if (selection.state === 'none' && selection.gpu === null) return noGpuJudgement(selection);
+    const gpu = selection.gpu!;
+    const all = gpus.state === 'ok' ? gpus.gpus : [gpu];
     const capability = gpu.computeCapability;
     const fromTable = gpu.computeCapabilitySource === 'name-table' ? ' (from the GPU name table: this driver does not report it)' : '';
     const gate = resolveImageGate(settings, image);
@@ -45,8 +46,8 @@ export const gpuComputeCapability = defineCheck({
       imageArchList: archList,
       imageArchListSource: gate.archSource,
     };
-    const details = choice.reason === 'most-free' ? [`GPU ${gpu.index} chosen: it has the most free memory (pick another with --gpu)`] : [];
-    if ((gpus.lostGpus ?? []).length > 0) details.push(`nvidia-smi cannot reach ${gpus.lostGpus!.map((l) => l.id).join(', ')} (see gpu.driver)`);
+    // Which GPU was chosen and why (and any GPU nvidia-smi cannot reach) is the gpu fact's note, said once per report.
+    const details: string[] = [];
 
     if (capability === null) {
       return {
@@ -60,7 +61,7 @@ export const gpuComputeCapability = defineCheck({
 
     const family = gpuFamily(gpu.name);
     const arch = family ? ` (${family.architecture})` : '';
-    const newer = gpus.gpus.find((g) => g.index !== gpu.index && g.computeCapability && compareVersions(g.computeCapability, MIN_COMPUTE_CAPABILITY) >= 0);
+    const newer = all.find((g) => g.index !== gpu.index && g.computeCapability && compareVersions(g.computeCapability, MIN_COMPUTE_CAPABILITY) >= 0);
     const otherGpu = newer ? `use --gpu ${newer.index} (${newer.name}, compute capability ${newer.computeCapability})` : null;
 
     if (compareVersions(capability, floor) < 0) {
@@ -82,7 +83,7 @@ export const gpuComputeCapability = defineCheck({
       const coverage = archCoverage(capability, archList);
       measured.archCoverage = coverage.kind;
       if (coverage.kind === 'none') {
-        const listed = gpus.gpus.find((g) => g.index !== gpu.index && g.computeCapability && archCoverage(g.computeCapability, archList).kind !== 'none');
+        const listed = all.find((g) => g.index !== gpu.index && g.computeCapability && archCoverage(g.computeCapability, archList).kind !== 'none');
         return {
           status: 'fail',
           summary: `${gpuLabel(gpu)} has compute capability ${capability}${fromTable}, but ${settings.image} was compiled only for ${listText} (${archName}): it would stop with "no kernel image is available for execution on the device"`,

@@ -5,13 +5,13 @@
  * worded in nvidia-container-cli's own words; otherwise NVIDIA's driver table decides.
  */
 import { defineCheck, type Judgement } from '../src/judge.js';
-import type { GpuInventory } from '../src/facts.js';
+import type { GpuInfo, GpuInventory } from '../src/facts.js';
 import type { Settings } from '../src/settings.js';
 import { compareVersions, requiredDriver, type DriverRequirement } from '../src/data/cuda.js';
 import { isConsumerBrand } from '../src/data/gpus.js';
 import { requiredCudaOf } from '../src/nvidia-require.js';
-import { CPU_SKIP_REASON } from '../src/gpu-choice.js';
-import { describeCudaSource, imageRef, judgeGate, resolveImageCuda, resolveImageGate, startableImages, visibleGpus, type ImageGate } from '../src/image-gate.js';
+import { CPU_SKIP_REASON, containerGpus } from '../src/gpu-choice.js';
+import { describeCudaSource, imageRef, judgeGate, resolveImageCuda, resolveImageGate, startableImages, type ImageGate } from '../src/image-gate.js';
 
 const INSTALL_HINT = "with your distribution's nvidia-driver package (Ubuntu: `sudo ubuntu-drivers install`), reboot, and check that `nvidia-smi` answers; or serve on CPU with --cpu";
 type Inventory = Extract<GpuInventory, { state: 'ok' }>;
@@ -63,13 +63,14 @@ export const gpuDriver = defineCheck({
           measured: { ...base, cuda: cuda.version },
         };
       case 'ok':
-        return judgeDriver(gpus, settings, resolveImageGate(settings, image), cuda, where, need);
+        return judgeDriver(gpus, containerGpus(gpus.gpus, settings), settings, resolveImageGate(settings, image), cuda, where, need);
     }
   },
 });
 
 function judgeDriver(
   gpus: Inventory,
+  visible: readonly GpuInfo[],
   settings: Settings,
   gate: ImageGate,
   cuda: ReturnType<typeof resolveImageCuda>,
@@ -137,13 +138,14 @@ function judgeDriver(
       details,
     };
   }
-  if (gate.requirements.length > 0) return judgeByGate(gpus, settings, gate, cuda, need, found, foundText, measured, details);
+  if (gate.requirements.length > 0) return judgeByGate(gpus, visible, settings, gate, cuda, need, found, foundText, measured, details);
   return judgeByTable(gpus, settings, gate, where, need, found, foundText, driverCuda, measured, details);
 }
 
 /** The image's own start gate decides: the image will or will not start, whatever the driver table says. */
 function judgeByGate(
   gpus: Inventory,
+  visible: readonly GpuInfo[],
   settings: Settings,
   gate: ImageGate,
   cuda: ReturnType<typeof resolveImageCuda>,
@@ -153,8 +155,7 @@ function judgeByGate(
   measured: Record<string, unknown>,
   details: string[],
 ): Judgement {
-  const visible = visibleGpus(gpus.gpus, settings);
-  const { result, gpu } = judgeGate(gate.requirements, gpus, visible.length > 0 ? visible : gpus.gpus);
+  const { result, gpu } = judgeGate(gate.requirements, gpus, visible);
   const imageText = `${settings.image}${cuda.source === 'flag' ? '' : ` (CUDA ${cuda.version})`}`;
   const gateFrom = gate.source === 'image' ? "the image's NVIDIA_REQUIRE_CUDA" : 'its NVIDIA_REQUIRE_CUDA (known-image table)';
   const gpuText = gpu ? `GPU ${gpu.index} (${gpu.name}, brand ${gpu.brand ?? 'unknown'}${gpu.brandSource === 'name' ? ' by its name' : ''})` : 'this host';
@@ -175,7 +176,7 @@ function judgeByGate(
     const gateFloor = requiredDriver(wantedCuda)?.minDriver ?? null;
     const driverNeeded = [need?.minDriver, gateFloor].filter((v): v is string => Boolean(v)).sort(compareVersions).at(-1) ?? null;
     measured.requiredDriver = driverNeeded;
-    const others = startableImages(gpus, visible.length > 0 ? visible : gpus.gpus, settings.server).filter((i) => imageRef(i) !== settings.image);
+    const others = startableImages(gpus, visible, settings.server).filter((i) => imageRef(i) !== settings.image);
     const why = wantedCuda === cuda.version || !need ? `CUDA ${wantedCuda} needs it` : `the gate asks cuda>=${wantedCuda}, and the image's CUDA ${cuda.version} needs ${need.minDriver}`;
     const fixes = [driverNeeded ? `update the NVIDIA driver to ${driverNeeded} or newer (${why})` : 'update the NVIDIA driver'];
     if (others[0]) {

@@ -6,7 +6,7 @@
  */
 import { defineCheck } from '../src/judge.js';
 import type { GpuInfo, MigDevice } from '../src/facts.js';
-import { CPU_SKIP_REASON, chooseGpu, chooseMigDevice, gpuLabel, inventoryProblem, migLabel } from '../src/gpu-choice.js';
+import { CPU_SKIP_REASON, gpuLabel, migLabel, noGpuJudgement } from '../src/gpu-choice.js';
 import { migProfileFor } from '../src/data/gpus.js';
 import {
   largestFittingModelLen,
@@ -46,25 +46,24 @@ function fitOf(gpu: GpuInfo, requiredMiB: number, settings: Settings): Fit | nul
 export const gpuVram = defineCheck({
   id: 'gpu.vram',
   title: 'Free GPU memory',
-  needs: ['gpus', 'model'],
+  needs: ['gpus', 'gpu', 'model'],
   skip: (settings) => (settings.cpu ? CPU_SKIP_REASON : null),
   blockedBy: 'gpu.driver',
-  judge({ gpus, model }, settings) {
-    // No GPU facts: gpu.driver fails with the cause; here it is "could not tell", one cause counted once.
-    if (gpus.state !== 'ok') return { status: 'error', ...inventoryProblem(gpus) };
-    const choice = chooseGpu(gpus.gpus, settings);
-    if (!choice.ok) return { status: 'fail', summary: choice.summary, fix: choice.fix };
-    const parent = choice.gpu;
+  judge({ gpus, gpu: selection, model }, settings) {
+    // The chosen GPU is a derived fact (src/gpu-choice.ts selectGpu); without one, say why (no GPU
+    // facts or a lost GPU show as "needs gpu.driver": one cause, counted once).
+    if (selection.state === 'none' && selection.gpu === null) return noGpuJudgement(selection);
+    const parent = selection.gpu!;
     const folder: ModelFolderFigures | null = model ?? null;
     const need = vramRequirement(settings.model, folder, settings.maxModelLen, settings.server);
     const modelName = settings.model.name;
 
     // In MIG mode a container gets a MIG device: its memory is what the server can use, never the parent's.
-    const mig = chooseMigDevice(parent, settings);
     const migFix = migFixFor(parent, need.requiredMiB);
-    if (mig.kind === 'none') {
-      return { status: 'fail', summary: mig.summary, fix: migFix.fix, measured: { gpu: parent.index, name: parent.name, requiredMiB: need.requiredMiB, mig: true, ...migFix.measured } };
+    if (selection.state === 'none') {
+      return { status: 'fail', summary: selection.summary, fix: migFix.fix, measured: { gpu: parent.index, name: parent.name, requiredMiB: need.requiredMiB, mig: true, ...migFix.measured } };
     }
+    const mig = selection.device.kind === 'mig' ? { kind: 'device' as const, device: selection.device.device, reason: selection.device.reason } : { kind: 'whole-gpu' as const };
     const gpu: GpuInfo = mig.kind === 'device' ? migAsGpu(parent, mig.device) : parent;
     const label = mig.kind === 'device' ? migLabel(parent, mig.device) : `GPU ${gpu.index}`;
     const measured: Record<string, unknown> = {
@@ -80,7 +79,6 @@ export const gpuVram = defineCheck({
       ...(settings.server === 'vllm' ? { gpuMemoryUtilization: settings.gpuMemoryUtilization } : {}),
     };
     const details = [breakdown(need), ...need.figures.notes];
-    if (choice.reason === 'most-free') details.push(`GPU ${gpu.index} chosen: it has the most free memory (pick another with --gpu)`);
     if (mig.kind === 'device') {
       Object.assign(measured, { mig: true, migDevice: `${parent.index}:${mig.device.index}`, migProfile: mig.device.profile, migUuid: mig.device.uuid, parentFreeMiB: parent.memoryFreeMiB });
       details.push(
@@ -133,7 +131,8 @@ export const gpuVram = defineCheck({
     if (fit.utilizationTooHigh) reasons.push(`--gpu-memory-utilization ${settings.gpuMemoryUtilization} asks for ${gibText(fit.budgetMiB!)}, more than is free (vLLM refuses to start)`);
     else if (fit.budgetTooSmall && !fit.freeTooSmall) reasons.push(`--gpu-memory-utilization ${settings.gpuMemoryUtilization} gives it only ${gibText(fit.budgetMiB!)}`);
 
-    const candidates = mig.kind === 'device' ? [...otherMigDevices(gpus.gpus, parent, mig.device), ...gpus.gpus.filter((g) => !g.migEnabled && g.index !== parent.index)] : gpus.gpus;
+    const all = gpus.state === 'ok' ? gpus.gpus : [parent];
+    const candidates = mig.kind === 'device' ? [...otherMigDevices(all, parent, mig.device), ...all.filter((g) => !g.migEnabled && g.index !== parent.index)] : all;
     const ways = waysOut(candidates, gpu, need, folder, settings, fit, mig.kind === 'device');
     Object.assign(measured, ways.measured);
     if (mig.kind === 'device') {

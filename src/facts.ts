@@ -1,6 +1,7 @@
 /**
  * The facts of one run: gathered once by the probes (src/probes/), concurrently, each under
- * its own time limit, then handed to every check. A check never runs a command itself.
+ * its own time limit, plus the facts derived from them (the chosen GPU), then handed to every
+ * check. A check never runs a command itself, and never works out a derived fact again.
  */
 import type { HubSettings } from './hub-settings.js';
 import type { Mount } from './settings.js';
@@ -10,7 +11,13 @@ import type { Sample, ValidationResult } from './prom/parse.js';
 
 /** What a probe produced: its value, or why it could not tell (timed out, crashed). */
 export type ProbeOutcome<T> =
-  | { ok: true; value: T; durationMs: number }
+  | {
+      ok: true;
+      value: T;
+      durationMs: number;
+      /** Lines about this fact that a report shows once: on the first check that judges it (src/judge.ts). */
+      details?: string[];
+    }
   | { ok: false; kind: 'timeout' | 'crash'; message: string; durationMs: number };
 
 // ---- GPUs (nvidia-smi) ----
@@ -187,7 +194,8 @@ export interface PortInfo {
   alternative: number | null;
 }
 
-export interface Facts {
+/** The facts the probes gather (src/probes/index.ts PROBES): each one costs I/O on the host. */
+export interface GatheredFacts {
   gpus: ProbeOutcome<GpuInventory>;
   runtime: ProbeOutcome<RuntimeInfo>;
   image: ProbeOutcome<ImageInfo>;
@@ -203,8 +211,58 @@ export interface Facts {
   exposure: ProbeOutcome<ExposureFacts>;
 }
 
+/**
+ * The facts worked out from gathered facts and the settings (src/probes/index.ts DERIVED), once,
+ * after the probes and before the checks, like Ansible's facts that depend on other facts. No I/O.
+ * A derived fact whose source probe timed out or crashed is missing in the same way.
+ */
+export interface DerivedFacts {
+  /** The GPU (or MIG device) the server will get, and why; or why none can be had. */
+  gpu: ProbeOutcome<GpuSelection>;
+}
+
+export interface Facts extends GatheredFacts, DerivedFacts {}
+
 export type FactName = keyof Facts;
+export type GatheredFactName = keyof GatheredFacts;
+export type DerivedFactName = keyof DerivedFacts;
 export type FactValue<K extends FactName> = Facts[K] extends ProbeOutcome<infer T> ? T : never;
+
+// ---- the chosen GPU (derived from `gpus` and --gpu by src/gpu-choice.ts selectGpu) ----
+
+/** What a container gets from the chosen GPU: all of it, or one MIG device. */
+export type GpuDevice =
+  | { kind: 'whole-gpu' }
+  /** `flag`: --gpu N:M or --gpu MIG-<uuid> named it; `first`: the first MIG device, CUDA's device 0. */
+  | { kind: 'mig'; device: MigDevice; reason: 'flag' | 'first' };
+
+export type GpuSelection =
+  | {
+      state: 'chosen';
+      gpu: GpuInfo;
+      /** `flag`: --gpu named it (or holds the MIG UUID given); `only`: the one GPU that answers; `most-free`: the most usable free memory. */
+      reason: 'flag' | 'only' | 'most-free';
+      device: GpuDevice;
+      /** What the report says once about the choice (the runner adds it to the first check that judges this fact). */
+      notes: string[];
+    }
+  | {
+      state: 'none';
+      /**
+       * `no-inventory`: nvidia-smi gave no GPU facts (gpu.driver says why); `no-gpus`: it lists none;
+       * `out-of-range`: --gpu names an index that is not there; `lost`: the GPU named (or every GPU) fell
+       * off the bus; `not-mig`, `no-such-mig-device`, `mig-no-device`: the GPU's MIG set-up gives a
+       * container nothing.
+       */
+      cause: 'no-inventory' | 'no-gpus' | 'out-of-range' | 'lost' | 'not-mig' | 'no-such-mig-device' | 'mig-no-device';
+      summary: string;
+      fix: string;
+      /** The GPU whose MIG set-up gives nothing (the `*mig*` causes); null when no GPU could be chosen. */
+      gpu: GpuInfo | null;
+      /** The cause is one gpu.driver reports (no inventory, a lost GPU): checks that need this fact show "needs gpu.driver". */
+      factsMissing: boolean;
+      notes: string[];
+    };
 
 // ---- the model folder (src/probes/model.ts) ----
 

@@ -62,12 +62,6 @@ export function resolveImageGate(settings: Settings, image: ImageInfo | undefine
   return { source: 'none', requirements: [], disabled: false, known, archList, archSource };
 }
 
-/** The GPUs a container started by `up` gets: the one --gpu names, or all of them. */
-export function visibleGpus(gpus: readonly GpuInfo[], settings: Pick<Settings, 'gpu'>): GpuInfo[] {
-  if (settings.gpu === null) return [...gpus];
-  return gpus.filter((g) => g.index === settings.gpu);
-}
-
 export function gateContext(inventory: Extract<GpuInventory, { state: 'ok' }>, gpu: GpuInfo | null): GateContext {
   return {
     cudaVersion: inventory.cudaVersion,

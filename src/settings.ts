@@ -12,7 +12,7 @@ import type { RuntimeName, ServerKind } from './types.js';
 import { MODEL_SOURCES, type ModelSource } from './data/hub.js';
 import { resolveHubSettings, type HubSettings } from './hub-settings.js';
 import { ApiKey, DEFAULT_API_KEY_ENV } from './api-key.js';
-import { DEFAULT_PORT, VLLM_FLOOR_TEXT } from './data/serving.js';
+import { DEFAULT_PORT, SERVE_DEFAULTS, VLLM_FLOOR_TEXT } from './data/serving.js';
 import { dockerEndpoint, endpointIsLoopback, readTargets, sshTargetOf, type DockerEndpoint, type SshTarget } from './targets.js';
 
 /** The pinned default image and its CUDA are facts about the world: src/data/images.ts. */
@@ -298,7 +298,7 @@ export function resolveSettings(command: string, flags: RawOptions, config: RawO
     throw new UsageError(`${source('name')}: "${name}" is not a valid container name (letters, digits, _ . - ; starting with a letter or digit)`);
   }
 
-  const gpuMemoryUtilization = merged.gpuMemoryUtilization === undefined ? 0.9 : asNumber(merged.gpuMemoryUtilization, source('gpuMemoryUtilization'));
+  const gpuMemoryUtilization = merged.gpuMemoryUtilization === undefined ? SERVE_DEFAULTS.gpuMemoryUtilization.value : asNumber(merged.gpuMemoryUtilization, source('gpuMemoryUtilization'));
   if (!(gpuMemoryUtilization > 0 && gpuMemoryUtilization <= 1)) {
     throw new UsageError(`${source('gpuMemoryUtilization')}: ${gpuMemoryUtilization} is out of range; give a fraction between 0 and 1, e.g. 0.85`);
   }
@@ -327,7 +327,7 @@ export function resolveSettings(command: string, flags: RawOptions, config: RawO
     gpu,
     migDevice,
     cpu: asBool(merged.cpu, source('cpu')),
-    maxModelLen: merged.maxModelLen === undefined ? 32768 : asInt(merged.maxModelLen, source('maxModelLen'), 128, 1_048_576, 'a number of tokens, e.g. --max-model-len 8192'),
+    maxModelLen: merged.maxModelLen === undefined ? SERVE_DEFAULTS.maxModelLen.value : asInt(merged.maxModelLen, source('maxModelLen'), 128, 1_048_576, 'a number of tokens, e.g. --max-model-len 8192'),
     gpuMemoryUtilization,
     port,
     publishHost: merged.publishHost === undefined ? '127.0.0.1' : asString(merged.publishHost, source('publishHost')),

@@ -26,3 +26,20 @@ export const DEFAULT_PORT_SOURCES: Record<ServerKind, string> = {
   vllm: 'https://www.mintlify.com/vllm-project/vllm/api/cli/serve, "Server configuration": "--port integer default:\"8000\" Port number for the server"; also CONTRACT.md --server',
   web: 'CONTRACT.md, --server: "web = the Qwen3Guard-Gen web image (port 7860, POST /judge ...)"',
 };
+
+/**
+ * What the doctor starts vLLM with when told nothing (CONTRACT.md: --gpu-memory-utilization,
+ * --max-model-len), and judges gpu.vram by: vLLM's own default, and the context vLLM's
+ * Qwen3Guard-Gen recipe serves the model with.
+ */
+export const SERVE_DEFAULTS = {
+  gpuMemoryUtilization: {
+    value: 0.9,
+    source:
+      'https://github.com/vllm-project/vllm/blob/c1d86421174a87056edc90a41dc9942391509e84/vllm/config/cache.py, CacheConfig: "gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)"',
+  },
+  maxModelLen: {
+    value: 32768,
+    source: 'https://github.com/vllm-project/recipes/blob/c94b0410a8c2ce2678f99dfb9516db8b0c7d2264/Qwen/Qwen3Guard-Gen.md, "Running Qwen3Guard-Gen on a Single GPU": "--max-model-len 32768"',
+  },
+} as const;

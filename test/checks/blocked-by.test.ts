@@ -1,5 +1,5 @@
 /**
- * The runner's `blockedBy` (src/check.ts): a check whose facts are missing because another
+ * The runner's `blockedBy` (src/judge.ts): a check whose facts are missing because another
  * check failed is shown as `skip` "needs <that check>", so one cause is one failure. Checks
  * here are small stand-ins over the `gpus` fact; the real GPU checks are in test/cli/one-cause.test.ts.
  */
@@ -83,5 +83,34 @@ describe('blockedBy', () => {
     expect(v).toMatchObject({ status: 'fail', summary: 'no GPU to check: nvidia-smi is not on PATH', fix: 'install the driver' });
     expect(v).not.toHaveProperty('factsMissing');
     expect(judgeOne(vram as Check, facts(missing), settings)).not.toHaveProperty('factsMissing');
+  });
+});
+
+describe("a fact's own lines (the derived gpu fact's \"GPU n chosen\")", () => {
+  const chosenLine = 'GPU 1 chosen: it has the most free memory (pick another with --gpu)';
+  const a100 = (inventory('570.124.06', 40000) as Extract<GpuInventory, { state: 'ok' }>).gpus[0]!;
+  const gpuFact: Facts['gpu'] = {
+    ok: true,
+    value: { state: 'chosen', gpu: { ...a100, index: 1 }, reason: 'most-free', device: { kind: 'whole-gpu' }, notes: [chosenLine] },
+    durationMs: 3,
+    details: [chosenLine],
+  };
+  const reads = (id: string, extra: Partial<Check> = {}) =>
+    ({ id, title: id, needs: ['gpu'], judge: ({ gpu }: { gpu: { gpu: { index: number } } }) => ({ status: 'pass', summary: `GPU ${gpu.gpu.index}` }), ...extra }) as unknown as Check;
+  const withLine = (results: { id: string; details?: string[] }[]) => results.filter((r) => r.details?.includes(chosenLine)).map((r) => r.id);
+
+  it('go on the first check in report order that judges the fact, once', () => {
+    expect(withLine(judgeAll([driver as Check, reads('gpu.compute-capability'), reads('gpu.vram')], { ...facts(inventory('570.124.06', 40000)), gpu: gpuFact }, settings))).toEqual(['gpu.compute-capability']);
+  });
+
+  it('skip a check that did not judge it (skipped for these settings, or blocked), and go on the next', () => {
+    const skipped = reads('gpu.compute-capability', { skip: () => 'not today' });
+    expect(withLine(judgeAll([skipped, reads('gpu.vram')], { gpu: gpuFact }, settings))).toEqual(['gpu.vram']);
+    const blocked = reads('gpu.compute-capability', { blockedBy: 'gpu.driver', judge: () => ({ status: 'error', summary: 'no GPU to check', factsMissing: true }) });
+    expect(withLine(judgeAll([driver as Check, blocked, reads('gpu.vram')], { ...facts(missing), gpu: gpuFact }, settings))).toEqual(['gpu.vram']);
+  });
+
+  it('judgeOne, a check on its own, says them too', () => {
+    expect(judgeOne(reads('gpu.vram'), { gpu: gpuFact }, settings).details).toEqual([chosenLine]);
   });
 });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { judgeOne } from '../../src/judge.js';
 import type { Facts, GpuInfo, GpuInventory, ImageInfo } from '../../src/facts.js';
 import { parseGpuQuery, parseSmiVersion } from '../../src/probes/nvidia.js';
-import { runProbe } from '../../src/probes/index.js';
+import { deriveFacts, runProbe } from '../../src/probes/index.js';
 import { resolveSettings } from '../../src/settings.js';
 import { findModel } from '../../src/data/models.js';
 import { archCoverage, compareVersions, requiredDriver } from '../../src/data/cuda.js';
@@ -43,8 +43,9 @@ const VLLM_IMAGE: ImageInfo = {
   torchCudaArchList: ['7.0', '7.5', '8.0', '8.9', '9.0', '10.0', '12.0'],
 };
 
-function facts(gpus: GpuInventory, image: ImageInfo = NO_IMAGE, model: Facts['model'] = { ok: true, value: null, durationMs: 0 }): Partial<Facts> {
-  return { gpus: { ok: true, value: gpus, durationMs: 12 }, image: { ok: true, value: image, durationMs: 30 }, model };
+/** The facts as gatherFacts hands them to the checks: the gathered ones, and the chosen GPU derived from them. */
+function facts(gpus: GpuInventory, image: ImageInfo = NO_IMAGE, model: Facts['model'] = { ok: true, value: null, durationMs: 0 }, settings = settingsOf()): Partial<Facts> {
+  return deriveFacts({ gpus: { ok: true, value: gpus, durationMs: 12 }, image: { ok: true, value: image, durationMs: 30 }, model }, ['gpu'], settings);
 }
 
 function settingsOf(flags: Record<string, unknown> = {}) {
@@ -53,7 +54,7 @@ function settingsOf(flags: Record<string, unknown> = {}) {
 
 function judge(gpus: GpuInventory, flags: Record<string, unknown> = {}, image: ImageInfo = NO_IMAGE, model?: Facts['model']) {
   const settings = settingsOf(flags);
-  const f = facts(gpus, image, model);
+  const f = facts(gpus, image, model, settings);
   return {
     driver: judgeOne(gpuDriver, f, settings),
     capability: judgeOne(gpuComputeCapability, f, settings),
@@ -262,6 +263,17 @@ describe('gpu.driver', () => {
     expect(driver.summary).toContain('nvidia-smi cannot reach a GPU: Unable to determine the device handle for GPU0000:07:00.0: Unknown Error');
     expect(driver.fix).toContain('reboot');
     expect(capability.details?.join(' ')).toContain('nvidia-smi cannot reach 0000:07:00.0');
+  });
+
+  it('judges the start gate on the GPUs the container gets: all of them, or the one --gpu (or its MIG UUID) names', () => {
+    const base = { ...host('two-a100-one-busy'), driverVersion: '550.127.05', cudaVersion: '12.4' };
+    const migDevice = { index: 0, profile: '3g.20gb', uuid: 'MIG-0d6b1b8a-6f0e-5a7e-9d2b-1f3c5e7a9b0d', gpuInstanceId: 1, computeInstanceId: 0, memoryTotalMiB: 19968, memoryUsedMiB: 13, memoryFreeMiB: 19955 };
+    const mixed = withGpu(withGpu(base, 0, { name: 'NVIDIA GeForce RTX 4090', brand: 'GeForce', brandSource: 'nvidia-smi' }), 1, { brand: 'NVIDIA', brandSource: 'nvidia-smi', migEnabled: true, migDevices: [migDevice] });
+    // --gpus all: the GeForce card's refusal stops the container.
+    expect(judge(mixed).driver).toMatchObject({ status: 'fail', summary: expect.stringContaining('on GPU 0 (NVIDIA GeForce RTX 4090, brand GeForce)') });
+    for (const gpu of ['1', '1:0', migDevice.uuid]) {
+      expect(judge(mixed, { gpu }).driver, `--gpu ${gpu}`).toMatchObject({ status: 'warn', summary: expect.stringContaining('on GPU 1 (NVIDIA A100-SXM4-40GB, brand NVIDIA) only through CUDA forward compatibility') });
+    }
   });
 
   it('fails "CUDA Version: ERR!" (WSL2, vGPU): CUDA cannot be assumed', () => {
@@ -478,7 +490,7 @@ describe('gpu.vram', () => {
     const settings = settingsOf({ modelDir: built.dir, maxModelLen: '8192' });
     const model = await runProbe('model', settings);
     expect(model.ok).toBe(true);
-    const result = judgeOne(gpuVram, facts(host('rtx3090'), NO_IMAGE, model), settings);
+    const result = judgeOne(gpuVram, facts(host('rtx3090'), NO_IMAGE, model, settings), settings);
     expect(result.status).toBe('pass');
     expect(result.measured).toMatchObject({ kvCacheMiB: 1536, figuresFrom: 'model folder', weightsMiB: Math.ceil((model.ok ? model.value!.weightBytes! : 0) / 1048576) });
     expect(result.details?.[0]).toContain('KV cache 1536 MiB (8192 tokens x 192 KiB, config.json)');
@@ -503,11 +515,15 @@ describe('--cpu', () => {
 describe('a probe that timed out', () => {
   it('makes every GPU check an error, not a pass or a fail', () => {
     const settings = settingsOf();
-    const timedOut: Partial<Facts> = {
-      gpus: { ok: false, kind: 'timeout', message: 'nvidia-smi did not answer within 10 s', durationMs: 10_000 },
-      image: { ok: true, value: NO_IMAGE, durationMs: 1 },
-      model: { ok: true, value: null, durationMs: 0 },
-    };
+    const timedOut = deriveFacts(
+      {
+        gpus: { ok: false, kind: 'timeout', message: 'nvidia-smi did not answer within 10 s', durationMs: 10_000 },
+        image: { ok: true, value: NO_IMAGE, durationMs: 1 },
+        model: { ok: true, value: null, durationMs: 0 },
+      },
+      ['gpu'],
+      settings,
+    );
     for (const check of [gpuDriver, gpuComputeCapability, gpuVram]) {
       expect(judgeOne(check, timedOut, settings)).toMatchObject({ status: 'error', summary: 'could not tell: nvidia-smi did not answer within 10 s' });
     }
