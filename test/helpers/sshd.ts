@@ -173,7 +173,12 @@ export async function startFleet(specs: HostSpec[]): Promise<Fleet> {
       const fake = `${shq(process.execPath)} ${shq(FAKE_SMI)} "$@"`;
       // A slow host's nvidia-smi answers after smiDelayS in all: the fake's own start-up (a
       // Node process, a good part of a second on a busy machine) runs inside that time, not after it.
+      // The probe's own GPU query is answered from a recording made here first: a real nvidia-smi
+      // is a small C program that spends its second waiting on NVML, not a Node process burning a
+      // core of this 2-core machine while three hosts and the doctor share it.
+      const recorded = spec.smiDelayS ? await recordProbeQuery(fakeEnvVars(path.join(SMI_FIXTURES, spec.smi), path.join(hostDir, 'state')), path.join(hostDir, 'state', 'probe-query.out')) : null;
       const slow = (seconds: number) => [
+        ...(recorded ? [`if [ "$*" = ${shq(recorded.args)} ]; then sleep ${seconds}; exec cat ${shq(recorded.file)}; fi`] : []),
         `t=${shq(path.join(hostDir, 'state'))}/smi.$$`,
         `${fakeEnv} ${fake} >"$t.o" 2>"$t.e" & p=$!`,
         `sleep ${seconds}`,
@@ -242,4 +247,19 @@ export async function startFleet(specs: HostSpec[]): Promise<Fleet> {
 export async function onHost(fleet: Fleet, alias: string, command: string): Promise<{ exitCode: number; stdout: string; stderr: string }> {
   const result = await execa('ssh', ['-F', fleet.sshConfig, '-o', 'BatchMode=yes', alias, command], { reject: false, timeout: 20_000 });
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+function fakeEnvVars(fixture: string, state: string): Record<string, string> {
+  return { FAKE_NVIDIA_SMI: fixture, FAKE_NVIDIA_SMI_STATE: state };
+}
+
+/** Runs the fake nvidia-smi once with the GPU probe's first query and keeps its answer (for the slow hosts). */
+async function recordProbeQuery(env: Record<string, string>, file: string): Promise<{ args: string; file: string } | null> {
+  const { PROBE_FIELDS, queryGpuArgs } = await import('../../src/probes/nvidia.js');
+  const args = queryGpuArgs(PROBE_FIELDS);
+  if (args.some((a) => /\s/.test(a))) return null;
+  const result = await execa(process.execPath, [FAKE_SMI, ...args], { env, reject: false, timeout: 30_000 });
+  if (result.exitCode !== 0) return null;
+  await writeFile(file, result.stdout + '\n');
+  return { args: args.join(' '), file };
 }
