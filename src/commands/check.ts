@@ -25,7 +25,7 @@ export async function run(settings: Settings): Promise<number> {
   if (settings.listChecks) return listChecks(settings);
   // An unknown --only is a usage error (exit 2) before any probe runs.
   const checks = settings.only.length > 0 ? selectChecks(settings.only) : preflightChecks(settings);
-  const judged = await preflight(settings, localHost, checks);
+  const { checks: judged } = await preflight(settings, localHost, checks);
   const report = buildReport('check', { checks: judged }, settings.strict);
   return emitReport(report, settings, (r) => renderCheckReport(r, settings));
 }

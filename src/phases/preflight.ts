@@ -12,9 +12,10 @@ import { errorMessage } from '../errors.js';
 import { gatherFacts } from '../probes/index.js';
 import { createProgress } from '../report/progress.js';
 import type { Settings } from '../settings.js';
+import type { Facts } from '../facts.js';
 import { EXIT, type CheckResult } from '../types.js';
 import { inspectContainer, sameImageRef, type ContainerInfo } from '../launch/container.js';
-import { CONTAINER_PORT, runtimeFlag } from '../launch/run-args.js';
+import { CONTAINER_PORT, buildRunCommand, runtimeFlag } from '../launch/run-args.js';
 import { abortable, Interrupted } from '../launch/signals.js';
 import { PhaseFailure, type ExistingPlan, type UpRun } from './context.js';
 
@@ -25,18 +26,36 @@ export function preflightChecks(settings: Settings): readonly Check[] {
 
 /** The facts of `host`, gathered once, judged by every preflight check. */
 export async function judgeHost(settings: Settings, host: Host, checks: readonly Check[] = preflightChecks(settings)): Promise<CheckResult[]> {
-  const facts = await gatherFacts(neededFacts(checks, settings), settings, host);
-  return judgeAll(checks, facts, settings);
+  return (await judgeHostFacts(settings, host, checks)).checks;
 }
 
-/** judgeHost with a spinner on a terminal (this machine's runs). */
-export async function preflight(settings: Settings, host: Host = localHost, checks?: readonly Check[]): Promise<CheckResult[]> {
+/** judgeHost, keeping the facts too (up launches on the GPU they chose). */
+export async function judgeHostFacts(settings: Settings, host: Host, checks: readonly Check[] = preflightChecks(settings)): Promise<{ checks: CheckResult[]; facts: Partial<Facts> }> {
+  const facts = await gatherFacts(neededFacts(checks, settings), settings, host);
+  return { checks: judgeAll(checks, facts, settings), facts };
+}
+
+/** judgeHostFacts with a spinner on a terminal (this machine's runs). */
+export async function preflight(settings: Settings, host: Host = localHost, checks?: readonly Check[]): Promise<{ checks: CheckResult[]; facts: Partial<Facts> }> {
   const progress = await createProgress(settings.output, { when: host.remote ? 'never' : 'terminal', initial: 'Probing the GPU, the container runtime and the model folder' });
   try {
-    return await judgeHost(settings, host, checks);
+    return await judgeHostFacts(settings, host, checks);
   } finally {
     progress.stop();
   }
+}
+
+/**
+ * The GPU the checks judged, as `--gpu` would name it, when the user named none: `up` starts the
+ * container on exactly that GPU (or MIG device). With `--gpus all` vLLM would take CUDA device 0,
+ * which need not be the GPU with the most free memory that gpu.vram passed.
+ */
+export function judgedGpuFlag(facts: Partial<Facts>, settings: Settings): { gpu: number; migDevice: string | null } | null {
+  if (settings.cpu || settings.gpu !== null || settings.migDevice) return null;
+  const outcome = facts.gpu;
+  if (!outcome?.ok || outcome.value.state !== 'chosen') return null;
+  const { gpu, device } = outcome.value;
+  return { gpu: gpu.index, migDevice: device.kind === 'mig' ? String(device.device.index) : null };
 }
 
 export function describeTarget(settings: Settings): string {
@@ -95,7 +114,10 @@ export async function preflightPhase(run: UpRun): Promise<void> {
     return { exists: false as const };
   });
   run.plan = planExisting(existing.exists ? existing.info : null, settings);
-  run.checks.push(...adjustPortCheck(await abortable(preflight(settings, host), run.signal), run.plan, settings));
+  const judged = await abortable(preflight(settings, host), run.signal);
+  run.checks.push(...adjustPortCheck(judged.checks, run.plan, settings));
+  const pinned = judgedGpuFlag(judged.facts, settings);
+  if (pinned) run.runCommand = buildRunCommand({ ...settings, ...pinned });
   run.checks.push(
     inspectProblem
       ? nameUnknown(settings.name, settings.runtime, inspectProblem)

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
-import { runCli, startUntilStderr } from '../helpers/cli.js';
+import { ROOT, runCli, startUntilStderr } from '../helpers/cli.js';
 import { skipDocker, testImage } from '../helpers/docker.js';
 import { removeTempDirs, tempDir, writeModelFolder } from '../helpers/model-folder.js';
 import { freePort } from '../helpers/free-port.js';
@@ -266,6 +266,36 @@ describe.skipIf(skipDocker)('up with a real Docker daemon', () => {
   });
 
   // One at a time, after the concurrent launches: each runs up twice and the suite once.
+  describe('the GPU it launches on', () => {
+    /** The container's GPU request as the real daemon stored it (HostConfig.DeviceRequests). */
+    async function deviceIds(name: string): Promise<string[] | null> {
+      const result = await execa('docker', ['inspect', '--format', '{{json .HostConfig.DeviceRequests}}', name], { reject: false, timeout: 15_000 });
+      if (result.exitCode !== 0) return null;
+      const requests = JSON.parse(result.stdout) as { DeviceIDs: string[] | null; Count: number }[] | null;
+      return requests?.[0]?.DeviceIDs ?? (requests?.[0]?.Count === -1 ? ['all'] : null);
+    }
+    // Two A100 40GB, GPU 0 busy (2.4 GiB free), GPU 1 idle: the checks judge GPU 1, so up must start
+    // on GPU 1, not hand over every GPU (vLLM would then take CUDA device 0, the busy one). This machine
+    // has no NVIDIA runtime, so docker creates the container and cannot start it: --force goes past
+    // docker.gpu, and the stored request is what the container would have got.
+    const twoA100 = { FAKE_NVIDIA_SMI: path.join(ROOT, 'test', 'fixtures', 'nvidia-smi', 'two-a100-one-busy') };
+    const gpuArgs = (name: string, port: number, ...more: string[]) => ['up', '--force', '--no-suite', '--image', testImage()!, '--model', 'qwen3guard-gen-4b', '--model-dir', modelDir, '--port', String(port), '--name', name, '--ready-timeout', '5', ...more];
+
+    it('starts the container on the GPU the checks chose (the one with most free memory), not on all of them', async () => {
+      const name = containerName('gpu-chosen');
+      const result = await runCli([...gpuArgs(name, await freePort()), '--json'], { env: twoA100, timeoutMs: 90_000 });
+      const vram = result.json.checks.find((c: { id: string }) => c.id === 'gpu.vram');
+      expect(vram.summary).toMatch(/^GPU 1 has 39\.5 GiB free of 40 GiB/);
+      expect(await deviceIds(name)).toEqual(['1']);
+    });
+
+    it('--gpu 0 is obeyed as given', async () => {
+      const name = containerName('gpu-flag');
+      await runCli([...gpuArgs(name, await freePort(), '--gpu', '0'), '--json'], { env: twoA100, timeoutMs: 90_000 });
+      expect(await deviceIds(name)).toEqual(['0']);
+    });
+  });
+
   describe('servers that require an API key', () => {
     it('a keyed server (--env VLLM_API_KEY=...) is launched, warmed and tested with the key; the key is in no output, dry run or command line', async () => {
       const name = containerName('keyed');
