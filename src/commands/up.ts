@@ -27,7 +27,7 @@ export async function run(settings: Settings): Promise<number> {
   }
   // An invalid --cases file or --tag is a usage error before anything starts.
   const suite = settings.runSuite && !settings.dryRun ? loadSuite({ casesFile: settings.casesFile, tags: settings.tags }) : null;
-  if (settings.dryRun) return dryRun(settings);
+  if (settings.dryRun) return dryRun(await dryRunGpu(settings));
 
   const guard = installInterruptGuard((signalName) => {
     process.stderr.write(`\nguard-doctor: ${signalName}: stopping${settings.keep ? ' (--keep: the container stays)' : ''}...\n`);
@@ -53,6 +53,23 @@ export async function run(settings: Settings): Promise<number> {
   } finally {
     guard.dispose();
   }
+}
+
+/**
+ * Without --gpu, `up` starts on the GPU the checks judge; the dry run asks the GPU probe (one
+ * nvidia-smi call, nothing else) so that the command it prints is that one. When no GPU can be
+ * chosen it says why on stderr and prints the command with every GPU.
+ */
+async function dryRunGpu(settings: Settings): Promise<Settings> {
+  if (settings.cpu || settings.gpu !== null || settings.migDevice) return settings;
+  const [{ gatherFacts }, { judgedGpuFlag }] = await Promise.all([import('../probes/index.js'), import('../phases/preflight.js')]);
+  const facts = await gatherFacts(['gpu'], settings, localHost);
+  const pinned = judgedGpuFlag(facts, settings);
+  if (pinned) return { ...settings, ...pinned };
+  const outcome = facts.gpu;
+  const why = !outcome ? 'no GPU facts' : !outcome.ok ? outcome.message : outcome.value.state === 'none' ? outcome.value.summary : 'no GPU chosen';
+  process.stderr.write(`guard-doctor: no GPU could be chosen (${why}); the command hands the container every GPU. guard-doctor check says more.\n`);
+  return settings;
 }
 
 function dryRun(settings: Settings): number {
