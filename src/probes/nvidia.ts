@@ -505,26 +505,17 @@ export async function probeGpus(settings: Settings, host: Host = localHost): Pro
   const timeout = (what: string) =>
     new ProbeTimeoutError(`nvidia-smi ${what}did not answer within ${Math.round(settings.probeTimeoutMs / 1000)} s (a wedged GPU or driver can hang it; try \`nvidia-smi\` by hand)`);
 
-  let fields: readonly string[] = PROBE_FIELDS;
-  let result = await smi(queryGpuArgs(fields));
+  // Old drivers reject fields they do not know (compute_cap before 510, mig.mode.* before 450): asked again without them.
+  const asked = await askGpuQuery(smi, PROBE_FIELDS);
+  const { result, fields } = asked;
 
   // 127 is the shell's "command not found", as wrappers and shims report a missing binary.
   if (result.notFound || result.exitCode === 127) {
     return { state: 'no-nvidia-smi', message: 'nvidia-smi is not on PATH (the NVIDIA driver is not installed, or its tools are not on PATH)' };
   }
-  if (result.timedOut) throw timeout('');
+  if (result.timedOut) throw timeout(asked.rejected.length > 0 ? `(asked again without ${asked.rejected.at(-1)}) ` : '');
   const notes: string[] = [];
-  const nameTableFor = new Set<string>();
-  // Old drivers reject fields they do not know (compute_cap before 510, mig.mode.* before 450): ask again without them.
-  for (let tries = 0; tries < 3; tries++) {
-    const rejected = FIELD_REJECTED.exec(outputOf(result))?.[1];
-    if (!rejected || !fields.includes(rejected)) break;
-    fields = fields.filter((f) => f !== rejected);
-    if (rejected === 'compute_cap') nameTableFor.add(rejected);
-    result = await smi(queryGpuArgs(fields));
-    if (result.timedOut) throw timeout(`(asked again without ${rejected}) `);
-  }
-  if (nameTableFor.has('compute_cap')) notes.push('the driver does not know the compute_cap field (470 series or older); compute capability taken from the GPU name');
+  if (asked.rejected.includes('compute_cap')) notes.push('the driver does not know the compute_cap field (470 series or older); compute capability taken from the GPU name');
 
   const text = outputOf(result);
   if (NVML_MISMATCH.test(text)) {
