@@ -129,7 +129,7 @@ const r = Math.round;
 const load = os.loadavg().map((l) => l.toFixed(1)).join(' ');
 process.stdout.write(`  machine: ${os.cpus().length} cores, load average ${load} (a shared machine: the minimum is the quiet-machine estimate)\n`);
 process.stdout.write(`  check --parallel 3, 3 hosts, nvidia-smi 1 s each, --model-dir: median ${r(median(result.withModel))} ms, min ${r(Math.min(...result.withModel))} ms over ${runs} runs\n`);
-process.stdout.write(`  the same without --model-dir:                               median ${r(median(result.plain))} ms, min ${r(Math.min(...result.plain))} ms\n`);
+process.stdout.write(`  the same without --model-dir (the model from the hub: each host reads its\n    cache's place first, then asks the hub with its curl, unreachable here):   median ${r(median(result.plain))} ms, min ${r(Math.min(...result.plain))} ms\n`);
 process.stdout.write(`  the same with --parallel 1:                                 median ${r(median(result.serial))} ms, min ${r(Math.min(...result.serial))} ms\n`);
 process.stdout.write(`  one traced run (ms since the doctor started; GUARD_DOCTOR_DEBUG=ssh):\n`);
 for (const [host, h] of Object.entries(result.traced.hosts)) {
