@@ -3,7 +3,7 @@
  * every --interval for --duration, on this machine or a host over SSH, until the duration
  * is over, the host's state makes later samples pointless, or `signal` aborts (Ctrl-C).
  */
-import { sampleGpuMemory, SAMPLE_FIELDS, type GpuMemorySample } from '../probes/nvidia.js';
+import { sampleGpuMemory, SAMPLE_FIELDS, type GpuMemorySample } from '../probes/nvidia-sample.js';
 import type { Host } from '../exec.js';
 import type { Settings } from '../settings.js';
 import type { Progress } from '../report/progress.js';

@@ -2,7 +2,7 @@
  * What `watch` records: a sample per --interval (as the JSON report keeps them) and the
  * figures of the load it drove. The checks in checks/watch/ judge these, and nothing else.
  */
-import type { MemorySampleProblem } from '../probes/nvidia.js';
+import type { MemorySampleProblem } from '../probes/nvidia-sample.js';
 
 /** Why a sample has no figures: the probe's reasons, and a --gpu the host does not have. */
 export type SampleProblemKind = MemorySampleProblem | 'no-such-gpu';

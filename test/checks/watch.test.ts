@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseComputeApps, parseGpuQuery, type GpuMemorySample } from '../../src/probes/nvidia.js';
+import { parseComputeApps, parseGpuQuery } from '../../src/probes/nvidia.js';
+import type { GpuMemorySample } from '../../src/probes/nvidia-sample.js';
 import { toWatchSample } from '../../src/watch/sample.js';
 import type { LoadStats, WatchSample } from '../../src/watch/types.js';
 import { judgeLoad, judgeMemory, judgeSampling, judgeWatch, WATCH_CHECKS } from '../../checks/watch/index.js';

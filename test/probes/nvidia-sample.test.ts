@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { localHost, type ExecOptions, type ExecResult, type Host } from '../../src/exec.js';
-import { sampleGpuMemory, SAMPLE_FIELDS } from '../../src/probes/nvidia.js';
+import { sampleGpuMemory, SAMPLE_FIELDS } from '../../src/probes/nvidia-sample.js';
 import { ROOT } from '../helpers/cli.js';
 
 const REAL = path.join(ROOT, 'test', 'fixtures', 'nvidia-smi', 'real');
