@@ -1,5 +1,5 @@
 /**
- * The sampling loop of `watch`: one GPU-probe sample (src/probes/nvidia.ts sampleGpuMemory)
+ * The sampling loop of `watch`: one GPU-probe sample (src/probes/nvidia-sample.ts sampleGpuMemory)
  * every --interval for --duration, on this machine or a host over SSH, until the duration
  * is over, the host's state makes later samples pointless, or `signal` aborts (Ctrl-C).
  */
