@@ -28,7 +28,7 @@ const rtx4090 = { FAKE_NVIDIA_SMI: path.join(ROOT, 'test', 'fixtures', 'nvidia-s
 async function gpuChecks(image: string) {
   const result = await runCli(['check', '--json', '--image', image, '--probe-timeout', '60'], { env: rtx4090, timeoutMs: 120_000 });
   expect(result.json, result.stderr).toBeDefined();
-  return Object.fromEntries((result.json.checks as { id: string }[]).filter((c) => c.id.startsWith('gpu.')).map((c) => [c.id, c])) as Record<
+  return Object.fromEntries((result.json.checks as { id: string }[]).filter((c) => c.id.startsWith('gpu.')).map((c) => [c.id, c])) as unknown as Record<
     string,
     { status: string; summary: string; fix?: string; measured?: Record<string, unknown> }
   >;

@@ -93,7 +93,7 @@ describe.skipIf(skip !== null)('fleet: check --host over real SSH', () => {
     expect(hosts[fleet.dead]!.exitCode).toBe(3);
 
     // The summary counts every host's results.
-    const total = (result.json.hosts as Array<{ summary: Record<string, number> }>).reduce((n, h) => n + h.summary.fail, 0);
+    const total = (result.json.hosts as Array<{ summary: Record<string, number> }>).reduce((n, h) => n + (h.summary.fail ?? 0), 0);
     expect(result.json.summary.fail).toBe(total);
     expect(result.exitCode).toBe(1);
 

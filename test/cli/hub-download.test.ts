@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parseDownloadLog, watchDownload } from '../../src/launch/download.js';
 import { resolveHubSettings } from '../../src/hub-settings.js';
 import { findModel } from '../../src/data/models.js';
+// @ts-expect-error plain ESM test server without type declarations
 import { startGuardServer, StartupError } from '../server/guard-server.mjs';
 import { ROOT } from '../helpers/cli.js';
 import { writeHfCache } from '../helpers/hub.js';

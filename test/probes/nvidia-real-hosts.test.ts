@@ -66,7 +66,7 @@ async function checkOn(folder: string, extraArgs: string[] = []): Promise<Verdic
     // A generous probe limit: the replays are node scripts, slow to start on a loaded machine.
     const result = await runCli(['check', '--json', '--probe-timeout', '60', ...extraArgs], { pathPrepend: [folder], env: { REPLAY_LOG: log, FAKE_NVIDIA_SMI_LOG: log }, timeoutMs: 120_000 });
     expect(result.json, `check --json printed one JSON document; stderr: ${result.stderr}`).toBeDefined();
-    const checks = Object.fromEntries((result.json.checks as { id: string }[]).filter((c) => c.id.startsWith('gpu.')).map((c) => [c.id, c])) as Verdicts['checks'];
+    const checks = Object.fromEntries((result.json.checks as { id: string }[]).filter((c) => c.id.startsWith('gpu.')).map((c) => [c.id, c])) as unknown as Verdicts['checks'];
     const calls = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as string[]) : [];
     return {
       statuses: Object.fromEntries(Object.entries(checks).map(([id, c]) => [id, c.status])),
