@@ -2,17 +2,14 @@
  * metrics.cardinality: no family has more series than --cardinality-limit, and no label holds
  * values that look unbounded (ids, URLs, addresses: src/prom/lint/cardinality.ts).
  */
-import { defineCheck, type Judgement } from '../../src/judge.js';
+import type { Judgement } from '../../src/judge.js';
 import { plural } from '../../src/report/format.js';
-import { NOT_SCRAPED } from './problems.js';
+import { defineExpositionCheck } from './problems.js';
 
-export const metricsCardinality = defineCheck({
+export const metricsCardinality = defineExpositionCheck({
   id: 'metrics.cardinality',
   title: 'Label cardinality',
-  needs: ['scrape'],
-  blockedBy: 'metrics.scrape',
-  judge({ scrape }, settings): Judgement {
-    if (!scrape.ok) return NOT_SCRAPED;
+  judge(scrape, settings): Judgement {
     const { result } = scrape;
     const limit = settings.cardinalityLimit;
     const bySeries = [...result.families].sort((a, b) => b.seriesCount - a.seriesCount);

@@ -3,19 +3,16 @@
  * there, sampled (present means a value, not only HELP and TYPE), of the right type and with
  * their labels. Extra metrics are fine.
  */
-import { defineCheck, type Judgement } from '../../src/judge.js';
+import type { Judgement } from '../../src/judge.js';
 import { EXPECTED_METRICS, familyNames, type ExpectedMetric } from '../../src/prom/expected.js';
 import type { FamilySummary } from '../../src/prom/parse.js';
 import type { ServerKind } from '../../src/types.js';
-import { NOT_SCRAPED } from './problems.js';
+import { defineExpositionCheck } from './problems.js';
 
-export const metricsExpected = defineCheck({
+export const metricsExpected = defineExpositionCheck({
   id: 'metrics.expected',
   title: 'Expected metrics present',
-  needs: ['scrape'],
-  blockedBy: 'metrics.scrape',
-  judge({ scrape }, settings): Judgement {
-    if (!scrape.ok) return NOT_SCRAPED;
+  judge(scrape, settings): Judgement {
     const server = settings.server;
     const families = new Map(scrape.result.families.map((f) => [f.name, f]));
     const missing: string[] = [];

@@ -2,20 +2,17 @@
  * metrics.format: the exposition is valid text format (the reference parsers' verdict:
  * syntax, family structure, histogram rules) and is served with a text Content-Type.
  */
-import { defineCheck, type Judgement } from '../../src/judge.js';
+import type { Judgement } from '../../src/judge.js';
 import type { ProblemKind } from '../../src/prom/parse.js';
 import { plural } from '../../src/report/format.js';
-import { NOT_SCRAPED, countProblems, problemsJudgement } from './problems.js';
+import { defineExpositionCheck, countProblems, problemsJudgement } from './problems.js';
 
 const KINDS: readonly ProblemKind[] = ['syntax', 'structure', 'histogram'];
 
-export const metricsFormat = defineCheck({
+export const metricsFormat = defineExpositionCheck({
   id: 'metrics.format',
   title: 'Exposition format',
-  needs: ['scrape'],
-  blockedBy: 'metrics.scrape',
-  judge({ scrape }): Judgement {
-    if (!scrape.ok) return NOT_SCRAPED;
+  judge(scrape): Judgement {
     const { result, contentType } = scrape;
     const extraWarnings: string[] = [];
     if (contentType !== null && !/^text\/plain\b/i.test(contentType) && !/^application\/openmetrics-text\b/i.test(contentType)) {

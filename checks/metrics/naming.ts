@@ -3,19 +3,16 @@
  * counters ending in _total, base units. A reference parser accepts all of these, so they
  * warn and never fail on their own.
  */
-import { defineCheck, type Judgement } from '../../src/judge.js';
+import type { Judgement } from '../../src/judge.js';
 import type { ProblemKind } from '../../src/prom/parse.js';
-import { NOT_SCRAPED, countProblems, problemsJudgement } from './problems.js';
+import { defineExpositionCheck, countProblems, problemsJudgement } from './problems.js';
 
 const KINDS: readonly ProblemKind[] = ['naming', 'units', 'lint'];
 
-export const metricsNaming = defineCheck({
+export const metricsNaming = defineExpositionCheck({
   id: 'metrics.naming',
   title: 'Metric names and units',
-  needs: ['scrape'],
-  blockedBy: 'metrics.scrape',
-  judge({ scrape }): Judgement {
-    if (!scrape.ok) return NOT_SCRAPED;
+  judge(scrape): Judgement {
     const { result } = scrape;
     const fixes = [
       result.countsByKind.lint.warnings > 0 ? 'give every family a HELP and a TYPE line, histograms and summaries their _sum and _count, and keep counters from going down (prometheus_client does all of this for you)' : null,

@@ -1,13 +1,32 @@
 /**
- * What metrics.format and metrics.naming share: the judgement of a list of validator problems
+ * What the exposition checks share: their declaration, the judgement of a list of validator problems
  * (src/prom/parse.ts), and the judgement of a check whose scrape got no exposition.
  */
-import type { Judgement } from '../../src/judge.js';
+import { defineCheck, type Check, type Judgement } from '../../src/judge.js';
+import type { ScrapeOutcome } from '../../src/facts.js';
+import type { Settings } from '../../src/settings.js';
 import type { Problem, ProblemKind, ValidationResult } from '../../src/prom/parse.js';
 import { plural } from '../../src/report/format.js';
 
 /** A check over the exposition when there is none: metrics.scrape says why (judgeAll shows "needs metrics.scrape"). */
 export const NOT_SCRAPED: Judgement = { status: 'skip', summary: 'the scrape did not succeed', factsMissing: true };
+
+/** A scrape that got an exposition. */
+export type Scraped = Extract<ScrapeOutcome, { ok: true }>;
+
+/**
+ * A check over the exposition (format, naming, expected, cardinality): it needs the scrape, a
+ * failed scrape explains its missing facts (`needs metrics.scrape`), and it judges what was scraped.
+ */
+export function defineExpositionCheck(spec: { id: string; title: string; judge(scrape: Scraped, settings: Settings): Judgement }): Check<'scrape'> {
+  return defineCheck({
+    id: spec.id,
+    title: spec.title,
+    needs: ['scrape'],
+    blockedBy: 'metrics.scrape',
+    judge: ({ scrape }, settings) => (scrape.ok ? spec.judge(scrape, settings) : NOT_SCRAPED),
+  });
+}
 
 /** Problems measured per check (all are counted; these many are listed in --json). */
 const PROBLEMS_MEASURED = 50;
