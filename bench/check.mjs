@@ -69,10 +69,7 @@ function measureInterleaved(items) {
 }
 
 function measure(label, command, args, check) {
-  for (let i = 0; i < warmups; i++) timeOnce(command, args, check);
-  const times = [];
-  for (let i = 0; i < runs; i++) times.push(timeOnce(command, args, check));
-  return { label, median: median(times), min: Math.min(...times), max: Math.max(...times) };
+  return measureInterleaved([{ label, command, args, check }])[0];
 }
 
 const checkIsJson = (result) => {

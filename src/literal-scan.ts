@@ -27,10 +27,27 @@ export function requiredLiterals(source: string): string[] | null {
 function splitAlternatives(source: string): string[] {
   const parts: string[] = [];
   let depth = 0;
-  let inClass = false;
   let start = 0;
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i];
+  structuralChars(source, 0, (c, i) => {
+    if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '|' && depth === 0) {
+      parts.push(source.slice(start, i));
+      start = i + 1;
+    }
+  });
+  parts.push(source.slice(start));
+  return parts;
+}
+
+/**
+ * Calls `visit` for each character of `source` from `from` on that is neither escaped nor inside a
+ * character class (the `[` that opens a class is visited); stops when `visit` returns true.
+ */
+function structuralChars(source: string, from: number, visit: (c: string, i: number) => boolean | void): void {
+  let inClass = false;
+  for (let i = from; i < source.length; i++) {
+    const c = source[i]!;
     if (c === '\\') {
       i++;
       continue;
@@ -40,15 +57,8 @@ function splitAlternatives(source: string): string[] {
       continue;
     }
     if (c === '[') inClass = true;
-    else if (c === '(') depth++;
-    else if (c === ')') depth--;
-    else if (c === '|' && depth === 0) {
-      parts.push(source.slice(start, i));
-      start = i + 1;
-    }
+    if (visit(c, i)) return;
   }
-  parts.push(source.slice(start));
-  return parts;
 }
 
 /** Index just past the group or class that starts at `i`. */
@@ -62,22 +72,15 @@ function skipAtom(source: string, i: number): number {
     return source.length;
   }
   let depth = 0;
-  let inClass = false;
-  for (let j = i; j < source.length; j++) {
-    const c = source[j];
-    if (c === '\\') {
-      j++;
-      continue;
+  let end = source.length;
+  structuralChars(source, i, (c, j) => {
+    if (c === '(') depth++;
+    else if (c === ')' && --depth === 0) {
+      end = j + 1;
+      return true;
     }
-    if (inClass) {
-      if (c === ']') inClass = false;
-      continue;
-    }
-    if (c === '[') inClass = true;
-    else if (c === '(') depth++;
-    else if (c === ')' && --depth === 0) return j + 1;
-  }
-  return source.length;
+  });
+  return end;
 }
 
 /** The longest run of literal characters one alternative requires. */
